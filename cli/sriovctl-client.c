@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "sriovctl-client.h"
+
+#define CTL_MAX_RESPONSE (256u * 1024u * 1024u)
+
+void ctl_response_done(struct ctl_response *r) {
+        if (!r)
+                return;
+        free(r->body);
+        if (r->json)
+                json_object_put(r->json);
+        *r = (struct ctl_response) {};
+}
+
+static int connect_socket(const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_close_ int fd = -EBADF;
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        strncpy(sa.sun_path, path, sizeof(sa.sun_path) - 1);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return negative_errno();
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                return negative_errno();
+        return TAKE_FD(fd);
+}
+
+static int write_all(int fd, const char *buf, size_t len) {
+        while (len > 0) {
+                ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                buf += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
+static int send_request(int fd, const char *method, const char *path, const char *body) {
+        _cleanup_free_ char *head = NULL;
+        size_t blen = body ? strlen(body) : 0;
+        int r;
+
+        if (asprintf(&head,
+                     "%s %s HTTP/1.0\r\nHost: sriovd\r\nConnection: close\r\nAccept: application/json\r\n"
+                     "%s%sContent-Length: %zu\r\n\r\n",
+                     method, path, body ? "Content-Type: application/json" : "", body ? "\r\n" : "", blen) < 0)
+                return -ENOMEM;
+        r = write_all(fd, head, strlen(head));
+        if (r < 0)
+                return r;
+        if (blen > 0)
+                r = write_all(fd, body, blen);
+        return r;
+}
+
+/* Parses "HTTP/1.x NNN ..." and finds the end of the header block. */
+static int parse_head(const char *buf, size_t len, int *ret_status, size_t *ret_body_off, long *ret_content_length) {
+        const char *end = NULL;
+        int status;
+
+        for (size_t i = 0; i + 3 < len; i++)
+                if (memcmp(buf + i, "\r\n\r\n", 4) == 0) {
+                        end = buf + i + 4;
+                        break;
+                }
+        if (!end)
+                return 0;       /* need more */
+        if (len < 12 || strncmp(buf, "HTTP/1.", 7) != 0 || sscanf(buf + 9, "%3d", &status) != 1)
+                return -EBADMSG;
+
+        *ret_content_length = -1;
+        for (const char *l = strstr(buf, "\r\n") + 2; l < end - 2; l = strstr(l, "\r\n") + 2)
+                if (strncasecmp(l, "Content-Length:", 15) == 0)
+                        *ret_content_length = strtol(l + 15, NULL, 10);
+        *ret_status = status;
+        *ret_body_off = (size_t) (end - buf);
+        return 1;
+}
+
+int ctl_request(const char *socket_path, const char *method, const char *path, const char *body,
+                struct ctl_response *ret) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0, cap = 0, body_off = 0;
+        long content_length = -1;
+        int status = 0, r;
+
+        fd = connect_socket(socket_path);
+        if (fd < 0)
+                return fd;
+        r = send_request(fd, method, path, body);
+        if (r < 0)
+                return r;
+
+        for (;;) {
+                ssize_t n;
+
+                if (len + 4096 + 1 > cap) {
+                        size_t ncap = cap ? cap * 2 : 16384;
+                        char *nb;
+                        if (ncap > CTL_MAX_RESPONSE)
+                                return -EFBIG;
+                        nb = realloc(buf, ncap);
+                        if (!nb)
+                                return -ENOMEM;
+                        buf = nb;
+                        cap = ncap;
+                }
+                n = read(fd, buf + len, cap - len - 1);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (n == 0)
+                        break;
+                len += (size_t) n;
+                buf[len] = '\0';
+                if (status == 0) {
+                        r = parse_head(buf, len, &status, &body_off, &content_length);
+                        if (r < 0)
+                                return r;
+                }
+                if (status != 0 && content_length >= 0 && len - body_off >= (size_t) content_length)
+                        break;
+        }
+        if (!buf)
+                return -EBADMSG;
+        buf[len] = '\0';
+        if (status == 0) {
+                r = parse_head(buf, len, &status, &body_off, &content_length);
+                if (r <= 0)
+                        return -EBADMSG;
+        }
+
+        *ret = (struct ctl_response) { .status = status };
+        ret->body_len = len - body_off;
+        ret->body = strndup(buf + body_off, ret->body_len);
+        if (!ret->body)
+                return -ENOMEM;
+        ret->json = json_tokener_parse(ret->body);
+        return 0;
+}
+
+int ctl_request_stream(const char *socket_path, const char *method, const char *path,
+                       int (*on_line)(const char *line, void *userdata), void *userdata, int *ret_status) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0, cap = 65536, body_off = 0;
+        long content_length;
+        int status = 0, r;
+
+        fd = connect_socket(socket_path);
+        if (fd < 0)
+                return fd;
+        r = send_request(fd, method, path, NULL);
+        if (r < 0)
+                return r;
+        buf = malloc(cap);
+        if (!buf)
+                return -ENOMEM;
+
+        for (;;) {
+                ssize_t n = read(fd, buf + len, cap - len - 1);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (n == 0)
+                        break;
+                len += (size_t) n;
+                buf[len] = '\0';
+                if (status == 0) {
+                        r = parse_head(buf, len, &status, &body_off, &content_length);
+                        if (r < 0)
+                                return r;
+                        if (r == 0) {
+                                if (len + 1 >= cap)
+                                        return -EBADMSG;
+                                continue;
+                        }
+                        if (ret_status)
+                                *ret_status = status;
+                        memmove(buf, buf + body_off, len - body_off);
+                        len -= body_off;
+                        buf[len] = '\0';
+                }
+                char *nl;
+                while ((nl = memchr(buf, '\n', len))) {
+                        *nl = '\0';
+                        if (nl > buf && on_line(buf, userdata) < 0)
+                                return 0;
+                        size_t used = (size_t) (nl - buf) + 1;
+                        memmove(buf, nl + 1, len - used);
+                        len -= used;
+                }
+                if (len + 1 >= cap)
+                        return -EBADMSG;        /* one line over 64 KiB: not ours */
+        }
+        if (len > 0 && status != 0) {
+                buf[len] = '\0';
+                (void) on_line(buf, userdata);
+        }
+        return status ? 0 : -EBADMSG;
+}
+
+int ctl_report_connect_error(const char *socket_path, int r) {
+        if (r == -ENOENT || r == -ECONNREFUSED)
+                fprintf(stderr, "sriovctl: sriovd is not running (no daemon listens on %s); start it with 'systemctl start sriovd'\n",
+                        socket_path);
+        else if (r == -EACCES || r == -EPERM)
+                fprintf(stderr, "sriovctl: permission denied on %s\n", socket_path);
+        else
+                fprintf(stderr, "sriovctl: cannot talk to sriovd on %s: %s\n", socket_path, strerror(-r));
+        return r;
+}
+
+const char *ctl_response_error(const struct ctl_response *r) {
+        json_object *e;
+
+        if (r->json && json_object_object_get_ex(r->json, "error", &e) && json_object_is_type(e, json_type_string))
+                return json_object_get_string(e);
+        return "unexpected reply from sriovd";
+}

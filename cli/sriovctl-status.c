@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sriov-address.h"
+#include "sriovctl.h"
+
+static const char *jstr(json_object *o, const char *key) {
+        json_object *v;
+        if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+                return NULL;
+        return json_object_get_string(v);
+}
+
+static int64_t jint(json_object *o, const char *key, int64_t def) {
+        json_object *v;
+        if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+                return def;
+        return json_object_get_int64(v);
+}
+
+static json_object *jget(json_object *o, const char *key) {
+        json_object *v;
+        return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+static void print_name(json_object *d) {
+        const char *vn = jstr(d, "vendor_name"), *dn = jstr(d, "device_name");
+
+        printf("%s:%s", strna(jstr(d, "vendor_id")), strna(jstr(d, "device_id")));
+        if (dn)
+                printf("  %s", dn);
+        else if (vn)
+                printf("  %s", vn);
+}
+
+static void print_group(int64_t g) {
+        if (g >= 0)
+                printf("%-6" PRId64, g);
+        else
+                printf("%-6s", "-");
+}
+
+static void print_pf(json_object *d) {
+        json_object *sriov = jget(d, "sriov"), *vfs = jget(sriov, "vfs"), *up = jget(d, "upstream"), *ap;
+        size_t n_up = up ? json_object_array_length(up) : 0;
+        size_t n_vfs = vfs ? json_object_array_length(vfs) : 0;
+
+        printf("PF %s  ", strna(jstr(d, "address")));
+        print_name(d);
+        printf("\n   driver %s", jstr(d, "driver") ?: "(none)");
+        if (n_up > 0)
+                printf(", root port %s", json_object_get_string(json_object_array_get_idx(up, 0)));
+        if (jint(d, "iommu_group", -1) >= 0)
+                printf(", IOMMU group %" PRId64, jint(d, "iommu_group", -1));
+        printf("\n   VFs: %zu of %" PRId64 " enabled", n_vfs, jint(sriov, "total_vfs", 0));
+        ap = jget(sriov, "drivers_autoprobe");
+        if (ap)
+                printf(", drivers autoprobe %s", json_object_get_boolean(ap) ? "on" : "off");
+        printf("\n");
+
+        if (n_vfs == 0)
+                return;
+        size_t bound = 0;
+        printf("   %-4s %-14s %-12s %-6s\n", "VF", "ADDRESS", "DRIVER", "IOMMU");
+        for (size_t i = 0; i < n_vfs; i++) {
+                json_object *vf = json_object_array_get_idx(vfs, i);
+                const char *drv = jstr(vf, "driver");
+                bound += drv != NULL;
+                printf("   %-4" PRId64 " %-14s %-12s ", jint(vf, "index", -1), strna(jstr(vf, "address")), drv ?: "-");
+                print_group(jint(vf, "iommu_group", -1));
+                printf("\n");
+        }
+        if (bound < n_vfs)
+                printf("   %zu of %zu VFs have no driver bound\n", n_vfs - bound, n_vfs);
+}
+
+static void print_other(json_object *d) {
+        printf("%-14s %-7s ", strna(jstr(d, "address")), strna(jstr(d, "role")));
+        printf("%-12s ", jstr(d, "driver") ?: "-");
+        print_group(jint(d, "iommu_group", -1));
+        print_name(d);
+        printf("\n");
+}
+
+static void print_aer(json_object *d) {
+        json_object *aer = jget(d, "aer");
+        static const char *const kinds[] = { "correctable", "nonfatal", "fatal" };
+
+        if (!aer)
+                return;
+        printf("   AER %s:", strna(jstr(d, "address")));
+        for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
+                json_object *k = jget(aer, kinds[i]);
+                if (k)
+                        printf(" %s %" PRId64, kinds[i], jint(k, "total", 0));
+        }
+        printf("\n");
+}
+
+static void print_device_detail(json_object *d) {
+        const char *role = jstr(d, "role");
+
+        if (role && streq(role, "pf"))
+                print_pf(d);
+        else {
+                printf("%-14s %-7s %-12s %-6s NAME\n", "ADDRESS", "ROLE", "DRIVER", "IOMMU");
+                print_other(d);
+                json_object *vf = jget(d, "vf");
+                if (vf)
+                        printf("   VF %" PRId64 " of PF %s\n", jint(vf, "index", -1), strna(jstr(vf, "pf")));
+        }
+        print_aer(d);
+}
+
+static void print_devices(json_object *body, bool all) {
+        json_object *devs = jget(body, "devices");
+        size_t n = devs ? json_object_array_length(devs) : 0, pfs = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                json_object *d = json_object_array_get_idx(devs, i);
+                const char *role = jstr(d, "role");
+                if (role && streq(role, "pf")) {
+                        if (pfs++ > 0)
+                                printf("\n");
+                        print_pf(d);
+                }
+        }
+        if (pfs == 0)
+                printf("No SR-IOV physical functions among %zu PCI functions%s\n", n, all ? "" : " (--all lists them)");
+
+        if (!all)
+                return;
+        printf("\n%-14s %-7s %-12s %-6s NAME\n", "ADDRESS", "ROLE", "DRIVER", "IOMMU");
+        for (size_t i = 0; i < n; i++)
+                print_other(json_object_array_get_idx(devs, i));
+        for (size_t i = 0; i < n; i++)
+                print_aer(json_object_array_get_idx(devs, i));
+}
+
+int ctl_status(struct ctl_context *ctx, int argc, char **argv) {
+        static const struct option options[] = {
+                { "json", no_argument, NULL, 'j' },
+                { "all", no_argument, NULL, 'a' },
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        _cleanup_(ctl_response_done) struct ctl_response resp = {};
+        bool json = false, all = false;
+        char path[64];
+        int c, r;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "jah", options, NULL)) >= 0)
+                switch (c) {
+                case 'j':
+                        json = true;
+                        break;
+                case 'a':
+                        all = true;
+                        break;
+                case 'h':
+                        printf("Usage: sriovctl status [ADDRESS] [--json] [--all]\n\n"
+                               "Shows SR-IOV physical functions with their VFs, drivers and IOMMU groups.\n"
+                               "  ADDRESS   one PCI function (DDDD:BB:SS.F)\n"
+                               "  --all     every PCI function, not only PFs\n"
+                               "  --json    the API's JSON, unchanged\n");
+                        return CTL_EXIT_OK;
+                default:
+                        return CTL_EXIT_USAGE;
+                }
+        if (argc - optind > 1) {
+                fprintf(stderr, "sriovctl status: at most one ADDRESS\n");
+                return CTL_EXIT_USAGE;
+        }
+
+        if (optind < argc) {
+                struct sriov_addr a;
+                if (sriov_addr_parse(argv[optind], &a) < 0) {
+                        fprintf(stderr, "sriovctl status: '%s' is not a PCI address (expected DDDD:BB:SS.F, e.g. 0000:3b:00.0)\n",
+                                argv[optind]);
+                        return CTL_EXIT_USAGE;
+                }
+                snprintf(path, sizeof(path), "/v1/devices/%s", SRIOV_ADDR_STR(&a));
+        } else
+                snprintf(path, sizeof(path), "/v1/devices");
+
+        r = ctl_call(ctx, "GET", path, NULL, &resp);
+        if (r < 0)
+                return CTL_EXIT_UNREACHABLE;
+        if (resp.status != 200)
+                return ctl_print_api_error(&resp);
+
+        if (json) {
+                fputs(resp.body, stdout);
+                if (resp.body_len == 0 || resp.body[resp.body_len - 1] != '\n')
+                        fputc('\n', stdout);
+                return CTL_EXIT_OK;
+        }
+        if (!resp.json) {
+                fprintf(stderr, "sriovctl: sriovd sent a reply that is not JSON\n");
+                return CTL_EXIT_FAILED;
+        }
+        if (optind < argc)
+                print_device_detail(jget(resp.json, "device"));
+        else
+                print_devices(resp.json, all);
+        return CTL_EXIT_OK;
+}

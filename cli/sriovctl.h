@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+
+#include "sriovctl-client.h"
+
+/* Exit statuses, documented in sriovctl --help and docs/cli.md. */
+enum {
+        CTL_EXIT_OK = 0,
+        CTL_EXIT_FAILED = 1,            /* refused by validation, or the kernel failed it */
+        CTL_EXIT_USAGE = 2,
+        CTL_EXIT_PARTIAL = 3,           /* some but not all requested VFs are usable */
+        CTL_EXIT_UNREACHABLE = 4,       /* sriovd is not running or not reachable */
+        CTL_EXIT_HUNG = 5,              /* the kernel has not returned from a write */
+};
+
+struct ctl_context {
+        const char *socket_path;
+};
+
+struct ctl_command {
+        const char *name;
+        int (*run)(struct ctl_context *ctx, int argc, char **argv);
+        const char *usage;
+        const char *description;
+};
+
+int ctl_status(struct ctl_context *ctx, int argc, char **argv);
+
+/* Performs a request; on transport failure prints the one-line error and returns
+ * -errno. The caller maps status codes. */
+int ctl_call(struct ctl_context *ctx, const char *method, const char *path, const char *body,
+             struct ctl_response *ret);
+/* Prints an API error response on stderr and returns the matching exit status. */
+int ctl_print_api_error(const struct ctl_response *resp);

@@ -1,0 +1,398 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/keyvalq_struct.h>
+#include <grp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "sriov-json.h"
+#include "sriovd-api.h"
+#include "sriovd-log.h"
+#include "sriovd-manager.h"
+
+#define API_MAX_BODY (64 * 1024)
+#define API_MAX_HEADERS (16 * 1024)
+#define API_MAX_PATH 512
+#define API_MAX_SEGMENTS 6
+
+struct sriovd_api {
+        struct sriovd_manager *manager;
+        struct evhttp *http;
+        char *socket_path;
+        gid_t admin_gid;
+        bool have_admin_gid;
+};
+
+/* A request's path, split and percent-decoded. */
+struct api_path {
+        size_t n;
+        char *seg[API_MAX_SEGMENTS];
+};
+
+static void api_path_done(struct api_path *p) {
+        for (size_t i = 0; i < p->n; i++)
+                free(p->seg[i]);
+        p->n = 0;
+}
+
+typedef void (*api_handler)(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p);
+
+static const char *status_reason(int status) {
+        switch (status) {
+        case 200: return "OK";
+        case 201: return "Created";
+        case 202: return "Accepted";
+        case 400: return "Bad Request";
+        case 403: return "Forbidden";
+        case 404: return "Not Found";
+        case 405: return "Method Not Allowed";
+        case 409: return "Conflict";
+        case 413: return "Payload Too Large";
+        case 422: return "Unprocessable Entity";
+        case 500: return "Internal Server Error";
+        case 503: return "Service Unavailable";
+        default: return "Unknown";
+        }
+}
+
+void sriovd_api_reply_json(struct evhttp_request *req, int status, json_object *body) {
+        struct evbuffer *buf = evbuffer_new();
+        const char *text;
+
+        text = body ? json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+                    : "{}";
+        if (buf) {
+                evbuffer_add(buf, text, strlen(text));
+                evbuffer_add(buf, "\n", 1);
+        }
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+        evhttp_send_reply(req, status, status_reason(status), buf);
+        if (buf)
+                evbuffer_free(buf);
+        json_object_put(body);
+}
+
+void sriovd_api_reply_error(struct evhttp_request *req, int status, const char *fmt, ...) {
+        json_object *o = json_object_new_object();
+        char msg[512];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        json_object_object_add(o, "error", json_object_new_string(msg));
+        json_object_object_add(o, "code", json_object_new_int(status));
+        sriovd_api_reply_json(req, status, o);
+}
+
+/* Splits "/v1/devices/0000:01:00.0" into decoded segments. Rejects what no valid
+ * request has: NUL bytes after decoding, empty or dot segments, too many or too long. */
+static int api_path_parse(const char *raw, struct api_path *ret) {
+        struct api_path p = {};
+        const char *s = raw;
+
+        if (!raw || raw[0] != '/' || strlen(raw) > API_MAX_PATH)
+                return -EINVAL;
+
+        while (*s) {
+                const char *start, *end;
+                size_t len;
+                char *piece, *decoded;
+
+                while (*s == '/')
+                        s++;
+                if (!*s)
+                        break;
+                start = s;
+                end = strchr(start, '/');
+                len = end ? (size_t) (end - start) : strlen(start);
+                s = start + len;
+
+                if (p.n >= API_MAX_SEGMENTS) {
+                        api_path_done(&p);
+                        return -E2BIG;
+                }
+                piece = strndup(start, len);
+                if (!piece) {
+                        api_path_done(&p);
+                        return -ENOMEM;
+                }
+                size_t dlen = 0;
+                decoded = evhttp_uridecode(piece, 0, &dlen);
+                free(piece);
+                if (!decoded || dlen != strlen(decoded) || dlen == 0 || streq(decoded, ".") || streq(decoded, "..")) {
+                        free(decoded);
+                        api_path_done(&p);
+                        return -EINVAL;
+                }
+                p.seg[p.n++] = decoded;
+        }
+        *ret = p;
+        return 0;
+}
+
+static int peer_credentials(struct evhttp_request *req, struct ucred *ret) {
+        struct evhttp_connection *conn = evhttp_request_get_connection(req);
+        struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+        socklen_t len = sizeof(*ret);
+        evutil_socket_t fd;
+
+        if (!bev)
+                return -ENOTCONN;
+        fd = bufferevent_getfd(bev);
+        if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, ret, &len) < 0)
+                return -errno ?: -ENOTCONN;
+        return 0;
+}
+
+/* Root, the daemon's own user, and members of the admin group may change state;
+ * everyone who can reach the socket may read. */
+static bool api_peer_may_write(struct sriovd_api *api, struct evhttp_request *req) {
+        struct ucred cred;
+
+        if (peer_credentials(req, &cred) < 0)
+                return false;
+        if (cred.uid == 0 || cred.uid == geteuid())
+                return true;
+        if (api->have_admin_gid && cred.gid == api->admin_gid)
+                return true;
+        return false;
+}
+
+static json_object *devices_json(struct sriovd_api *api, SriovRole only_role) {
+        const struct sriov_model *model = api->manager->model;
+        json_object *o = json_object_new_object(), *arr = json_object_new_array_ext((int) sriov_model_size(model));
+
+        for (size_t i = 0; i < sriov_model_size(model); i++) {
+                const struct sriov_device *d = sriov_model_at(model, i);
+                if (only_role >= 0 && d->role != only_role)
+                        continue;
+                json_object_array_add(arr, sriov_device_to_json(model, d));
+        }
+        json_object_object_add(o, "devices", arr);
+        return o;
+}
+
+static bool method_is(struct evhttp_request *req, enum evhttp_cmd_type cmd, const char *allow) {
+        if (evhttp_request_get_command(req) == cmd)
+                return true;
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
+        sriovd_api_reply_error(req, 405, "Method not allowed here; allowed: %s", allow);
+        return false;
+}
+
+static void handle_devices(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p) {
+        const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+        const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+        SriovRole role = _SRIOV_ROLE_INVALID;
+
+        if (!method_is(req, EVHTTP_REQ_GET, "GET"))
+                return;
+
+        if (query) {
+                struct evkeyvalq params = {};
+                const char *v;
+
+                if (evhttp_parse_query_str(query, &params) < 0) {
+                        sriovd_api_reply_error(req, 400, "Malformed query string");
+                        return;
+                }
+                v = evhttp_find_header(&params, "role");
+                if (v) {
+                        role = sriov_role_from_string(v);
+                        if (role < 0) {
+                                evhttp_clear_headers(&params);
+                                sriovd_api_reply_error(req, 400, "Unknown role '%.32s': pf, vf, bridge or other", v);
+                                return;
+                        }
+                }
+                evhttp_clear_headers(&params);
+        }
+        sriovd_api_reply_json(req, 200, devices_json(api, role));
+}
+
+static void handle_device(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p) {
+        const struct sriov_device *d;
+        struct sriov_addr addr;
+        json_object *o;
+
+        if (sriov_addr_parse(p->seg[2], &addr) < 0) {
+                sriovd_api_reply_error(req, 400, "Malformed PCI address '%.64s': expected DDDD:BB:SS.F, e.g. 0000:3b:00.0",
+                                       p->seg[2]);
+                return;
+        }
+        if (!method_is(req, EVHTTP_REQ_GET, "GET"))
+                return;
+
+        d = sriov_model_get(api->manager->model, &addr);
+        if (!d) {
+                sriovd_api_reply_error(req, 404, "No PCI function %s on this system", SRIOV_ADDR_STR(&addr));
+                return;
+        }
+        o = json_object_new_object();
+        json_object_object_add(o, "device", sriov_device_to_json(api->manager->model, d));
+        sriovd_api_reply_json(req, 200, o);
+}
+
+struct api_route {
+        const char *pattern[API_MAX_SEGMENTS];  /* "*" matches one segment */
+        size_t n;
+        api_handler handler;
+        bool writes;                            /* only privileged peers */
+};
+
+static const struct api_route routes[] = {
+        { { "v1", "devices" }, 2, handle_devices, false },
+        { { "v1", "devices", "*" }, 3, handle_device, false },
+};
+
+static void api_dispatch(struct evhttp_request *req, void *userdata) {
+        struct sriovd_api *api = userdata;
+        const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+        _cleanup_(api_path_done) struct api_path p = {};
+
+        if (!uri || api_path_parse(evhttp_uri_get_path(uri), &p) < 0) {
+                sriovd_api_reply_error(req, 400, "Malformed request path");
+                return;
+        }
+
+        for (size_t i = 0; i < ELEMENTSOF(routes); i++) {
+                const struct api_route *r = &routes[i];
+                bool match = r->n == p.n;
+
+                for (size_t j = 0; match && j < r->n; j++)
+                        if (!streq(r->pattern[j], "*") && !streq(r->pattern[j], p.seg[j]))
+                                match = false;
+                if (!match)
+                        continue;
+                if (r->writes && evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
+                    !api_peer_may_write(api, req)) {
+                        sriovd_api_reply_error(req, 403, "Changing state needs root or the admin group; this caller may only read");
+                        return;
+                }
+                r->handler(api, req, &p);
+                return;
+        }
+        sriovd_api_reply_error(req, 404, "No such API path");
+}
+
+static int socket_in_use(const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_close_ int fd = -EBADF;
+
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return negative_errno();
+        strncpy(sa.sun_path, path, sizeof(sa.sun_path) - 1);
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0)
+                return 1;
+        return 0;
+}
+
+static int mkdir_parents(const char *path) {
+        _cleanup_free_ char *copy = strdup(path);
+
+        if (!copy)
+                return -ENOMEM;
+        for (char *s = copy + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = '\0';
+                if (mkdir(copy, 0755) < 0 && errno != EEXIST)
+                        return negative_errno();
+                *s = '/';
+        }
+        return 0;
+}
+
+int sriovd_api_new(struct sriovd_manager *m, const char *socket_path, struct sriovd_api **ret) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_close_ int fd = -EBADF;
+        struct sriovd_api *api;
+        struct stat st;
+        int r;
+
+        if (strlen(socket_path) >= sizeof(sa.sun_path))
+                return log_error_errno(ENAMETOOLONG, "Socket path %s too long", socket_path);
+        strncpy(sa.sun_path, socket_path, sizeof(sa.sun_path) - 1);
+
+        r = mkdir_parents(socket_path);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create the directory of %s", socket_path);
+
+        /* A socket file left by a crashed instance is removed; a live one is not ours. */
+        if (lstat(socket_path, &st) == 0) {
+                if (!S_ISSOCK(st.st_mode))
+                        return log_error_errno(EEXIST, "%s exists and is not a socket, refusing to replace it", socket_path);
+                if (socket_in_use(socket_path) > 0)
+                        return log_error_errno(EADDRINUSE, "Another sriovd is listening on %s", socket_path);
+                (void) unlink(socket_path);
+        }
+
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return log_error_errno(errno, "Cannot create the API socket");
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                return log_error_errno(errno, "Cannot bind the API socket to %s", socket_path);
+        /* Anyone may connect and read; writes are checked per request by peer credentials. */
+        if (chmod(socket_path, 0666) < 0)
+                return log_error_errno(errno, "Cannot set the mode of %s", socket_path);
+        if (listen(fd, 128) < 0)
+                return log_error_errno(errno, "Cannot listen on %s", socket_path);
+
+        api = calloc(1, sizeof(*api));
+        if (!api)
+                return -ENOMEM;
+        api->manager = m;
+        api->socket_path = strdup(socket_path);
+        api->http = evhttp_new(m->base);
+        if (!api->socket_path || !api->http) {
+                sriovd_api_free(api);
+                return -ENOMEM;
+        }
+        if (m->options->admin_group) {
+                struct group *g = getgrnam(m->options->admin_group);
+                if (g) {
+                        api->admin_gid = g->gr_gid;
+                        api->have_admin_gid = true;
+                } else
+                        log_warning("Admin group '%s' does not exist; only root may change state",
+                                    m->options->admin_group);
+        }
+
+        evhttp_set_max_body_size(api->http, API_MAX_BODY);
+        evhttp_set_max_headers_size(api->http, API_MAX_HEADERS);
+        evhttp_set_timeout(api->http, 60);
+        /* Accept every method so that the router answers 405 with an Allow header
+         * instead of evhttp's bare default. */
+        evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+                                              EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+        evhttp_set_gencb(api->http, api_dispatch, api);
+        if (evhttp_accept_socket(api->http, fd) < 0) {
+                sriovd_api_free(api);
+                return log_error_errno(EIO, "Cannot accept connections on %s", socket_path);
+        }
+        TAKE_FD(fd);    /* evhttp's listener owns and closes it now */
+
+        *ret = api;
+        return 0;
+}
+
+struct sriovd_api *sriovd_api_free(struct sriovd_api *api) {
+        if (!api)
+                return NULL;
+        if (api->http)
+                evhttp_free(api->http);
+        if (api->socket_path) {
+                (void) unlink(api->socket_path);
+                free(api->socket_path);
+        }
+        free(api);
+        return NULL;
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* HTTP/1.1 + JSON on a Unix socket (libevent evhttp). Documented in docs/api.md.
+ * Every path segment, address, number and body from a client is validated here before
+ * anything else sees it; changing state needs a privileged peer (SO_PEERCRED). */
+
+#include <event2/http.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+
+#include "sriov-macros.h"
+
+struct sriovd_manager;
+struct sriovd_api;
+
+int sriovd_api_new(struct sriovd_manager *m, const char *socket_path, struct sriovd_api **ret);
+/* Closes the socket and removes its file. */
+struct sriovd_api *sriovd_api_free(struct sriovd_api *api);
+
+/* Replies with a JSON body (consumes the reference). */
+void sriovd_api_reply_json(struct evhttp_request *req, int status, json_object *body);
+/* Replies {"error": message, "code": status}. */
+void sriovd_api_reply_error(struct evhttp_request *req, int status, const char *fmt, ...) _printf_(3, 4);

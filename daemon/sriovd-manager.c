@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+
+#include "sriovd-api.h"
+#include "sriovd-log.h"
+#include "sriovd-manager.h"
+
+static void count_roles(const struct sriov_model *model, size_t *ret_pfs, size_t *ret_vfs) {
+        size_t pfs = 0, vfs = 0;
+
+        for (size_t i = 0; i < sriov_model_size(model); i++) {
+                const struct sriov_device *d = sriov_model_at(model, i);
+                pfs += d->role == SRIOV_ROLE_PF;
+                vfs += d->role == SRIOV_ROLE_VF;
+        }
+        *ret_pfs = pfs;
+        *ret_vfs = vfs;
+}
+
+static void notify_status(struct sriovd_manager *m) {
+        size_t pfs, vfs;
+
+        count_roles(m->model, &pfs, &vfs);
+        (void) sd_notifyf(false, "STATUS=Watching %zu PCI functions: %zu PFs, %zu VFs; %" PRIu64 " uevents",
+                          sriov_model_size(m->model), pfs, vfs, m->n_uevents);
+        m->status_dirty = false;
+}
+
+/* STATUS= is rate limited: a storm of uevents must not become a storm of datagrams. */
+static void status_timer_cb(evutil_socket_t fd, short what, void *userdata) {
+        struct sriovd_manager *m = userdata;
+
+        if (m->status_dirty)
+                notify_status(m);
+}
+
+void sriovd_manager_handle_uevent(struct sriovd_manager *m, const char *action, const struct sriov_addr *addr) {
+        int r;
+
+        m->n_uevents++;
+        m->status_dirty = true;
+
+        if (streq(action, "remove"))
+                r = sriov_model_forget(m->model, addr);
+        else if (streq(action, "add") || streq(action, "change") || streq(action, "bind") ||
+                 streq(action, "unbind") || streq(action, "move") || streq(action, "online") ||
+                 streq(action, "offline"))
+                r = sriov_model_refresh(m->model, addr);
+        else {
+                log_debug("Ignoring uevent '%s' on %s", action, SRIOV_ADDR_STR(addr));
+                return;
+        }
+        if (r < 0)
+                log_warning_errno(r, "Failed to update %s after '%s' uevent, keeping the previous state",
+                                  SRIOV_ADDR_STR(addr), action);
+        else
+                log_debug("uevent %s %s", action, SRIOV_ADDR_STR(addr));
+}
+
+static void on_uevent(const char *action, const struct sriov_addr *addr, struct udev_device *dev, void *userdata) {
+        sriovd_manager_handle_uevent(userdata, action, addr);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *userdata) {
+        struct sriovd_manager *m = userdata;
+
+        if (sig == SIGHUP) {
+                log_info("SIGHUP: nothing to reload yet (no configuration file support in this version)");
+                return;
+        }
+        log_info("Received %s, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        (void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping");
+        event_base_loopexit(m->base, NULL);
+}
+
+static void watchdog_cb(evutil_socket_t fd, short what, void *userdata) {
+        (void) sd_notify(false, "WATCHDOG=1");
+}
+
+int sriovd_manager_new(struct sriovd_options *options, struct sriovd_manager **ret) {
+        _cleanup_(sriovd_manager_freep) struct sriovd_manager *m = NULL;
+        int r;
+
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        m->options = options;
+
+        m->base = event_base_new();
+        if (!m->base)
+                return log_error_errno(ENOMEM, "Failed to create the event loop");
+
+        r = sriov_sysfs_new(options->sysfs_root, &m->sysfs);
+        if (r < 0)
+                return log_error_errno(r, "Cannot open sysfs at %s (is it mounted, and is the PCI bus there?)",
+                                       options->sysfs_root);
+
+        r = sriov_names_new(NULL, &m->names);
+        if (r < 0)
+                log_warning_errno(r, "PCI ID database unavailable, devices will have no names");
+
+        r = sriov_model_new(m->sysfs, m->names, &m->model);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the device model");
+
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+struct sriovd_manager *sriovd_manager_free(struct sriovd_manager *m) {
+        if (!m)
+                return NULL;
+        sriovd_api_free(m->api);
+        sriovd_monitor_free(m->monitor);
+        if (m->sig_term)
+                event_free(m->sig_term);
+        if (m->sig_int)
+                event_free(m->sig_int);
+        if (m->sig_hup)
+                event_free(m->sig_hup);
+        if (m->watchdog)
+                event_free(m->watchdog);
+        if (m->status_timer)
+                event_free(m->status_timer);
+        sriov_model_free(m->model);
+        sriov_names_free(m->names);
+        sriov_sysfs_free(m->sysfs);
+        if (m->base)
+                event_base_free(m->base);
+        free(m);
+        return NULL;
+}
+
+static int add_signal(struct sriovd_manager *m, int sig, struct event **ret) {
+        struct event *ev = evsignal_new(m->base, sig, on_signal, m);
+
+        if (!ev || event_add(ev, NULL) < 0) {
+                if (ev)
+                        event_free(ev);
+                return -ENOMEM;
+        }
+        *ret = ev;
+        return 0;
+}
+
+int sriovd_manager_run(struct sriovd_manager *m) {
+        uint64_t watchdog_usec = 0;
+        size_t pfs, vfs;
+        int r;
+
+        if (add_signal(m, SIGTERM, &m->sig_term) < 0 || add_signal(m, SIGINT, &m->sig_int) < 0 ||
+            add_signal(m, SIGHUP, &m->sig_hup) < 0)
+                return log_error_errno(ENOMEM, "Failed to set up signal handling");
+        (void) signal(SIGPIPE, SIG_IGN);
+
+        /* Listen before scanning: an event that arrives during the scan is then queued and
+         * applied after it, instead of being lost between the scan and the subscription. */
+        r = sriovd_monitor_new(m->base, m->options->uevent_source, on_uevent, m, &m->monitor);
+        if (r < 0)
+                return r;
+
+        r = sriov_model_scan(m->model);
+        if (r < 0)
+                return log_error_errno(r, "Failed to scan the PCI bus under %s", m->options->sysfs_root);
+        count_roles(m->model, &pfs, &vfs);
+        log_info("Found %zu PCI functions: %zu SR-IOV PFs, %zu VFs", sriov_model_size(m->model), pfs, vfs);
+
+        r = sriovd_api_new(m, m->options->socket_path, &m->api);
+        if (r < 0)
+                return r;
+
+        m->status_timer = event_new(m->base, -1, EV_PERSIST, status_timer_cb, m);
+        if (!m->status_timer || event_add(m->status_timer, &(struct timeval) { .tv_sec = 1 }) < 0)
+                return log_error_errno(ENOMEM, "Failed to set up the status timer");
+
+        if (sd_watchdog_enabled(false, &watchdog_usec) > 0 && watchdog_usec > 0) {
+                uint64_t half = watchdog_usec / 2;
+                m->watchdog = event_new(m->base, -1, EV_PERSIST, watchdog_cb, m);
+                if (!m->watchdog ||
+                    event_add(m->watchdog, &(struct timeval) { .tv_sec = half / 1000000, .tv_usec = half % 1000000 }) < 0)
+                        return log_error_errno(ENOMEM, "Failed to set up the watchdog timer");
+        }
+
+        (void) sd_notify(false, "READY=1");
+        notify_status(m);
+        log_info("Ready, API on %s", m->options->socket_path);
+
+        if (event_base_dispatch(m->base) < 0)
+                return log_error_errno(EIO, "Event loop failed");
+        return m->exit_code;
+}

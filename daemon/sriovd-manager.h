@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The daemon's glue: one libevent loop owning the device model, the uevent monitor and
+ * the API server. Everything here runs on the loop thread. */
+
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sriov-model.h"
+#include "sriov-names.h"
+#include "sriov-sysfs.h"
+#include "sriovd-monitor.h"
+#include "sriovd-options.h"
+
+struct sriovd_api;
+
+struct sriovd_manager {
+        struct sriovd_options *options;
+        struct event_base *base;
+        struct sriov_sysfs *sysfs;
+        struct sriov_names *names;
+        struct sriov_model *model;
+        struct sriovd_monitor *monitor;
+        struct sriovd_api *api;
+        struct event *sig_term;
+        struct event *sig_int;
+        struct event *sig_hup;
+        struct event *watchdog;
+        struct event *status_timer;
+        uint64_t n_uevents;
+        bool status_dirty;
+        int exit_code;
+};
+
+int sriovd_manager_new(struct sriovd_options *options, struct sriovd_manager **ret);
+struct sriovd_manager *sriovd_manager_free(struct sriovd_manager *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct sriovd_manager *, sriovd_manager_free);
+
+/* Scans, opens the monitor and the API socket, tells systemd READY=1, runs the loop
+ * until SIGTERM/SIGINT. */
+int sriovd_manager_run(struct sriovd_manager *m);
+
+/* Applies one kernel uevent to the model (exposed for tests). */
+void sriovd_manager_handle_uevent(struct sriovd_manager *m, const char *action, const struct sriov_addr *addr);

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+
+typedef enum uevent_source {
+        UEVENT_SOURCE_AUTO,
+        UEVENT_SOURCE_UDEV,
+        UEVENT_SOURCE_KERNEL,
+        _UEVENT_SOURCE_MAX,
+        _UEVENT_SOURCE_INVALID = -22,
+} UeventSource;
+
+struct sriovd_options {
+        char *socket_path;
+        char *sysfs_root;
+        char *state_dir;
+        char *runtime_dir;
+        char *config_file;
+        UeventSource uevent_source;
+        int log_level;
+        char *admin_group;      /* members may change state; root and the daemon's user always may */
+        bool show_help;
+        bool show_version;
+};
+
+/* Fills defaults, then parses argv. -EINVAL with a message on stderr for bad input. */
+int sriovd_options_parse(struct sriovd_options *o, int argc, char **argv);
+void sriovd_options_done(struct sriovd_options *o);
+void sriovd_options_help(const char *argv0);
+
+const char *uevent_source_to_string(UeventSource s);
+UeventSource uevent_source_from_string(const char *s);
+/* AUTO means "udev" where systemd-udevd runs (its control socket exists), else "kernel". */
+UeventSource uevent_source_resolve(UeventSource s);

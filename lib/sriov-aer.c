@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sriov-aer.h"
+#include "sriov-log.h"
+#include "sriov-sysfs.h"
+
+static const char *const kind_names[_SRIOV_AER_KIND_MAX] = {
+        [SRIOV_AER_CORRECTABLE] = "correctable",
+        [SRIOV_AER_NONFATAL] = "nonfatal",
+        [SRIOV_AER_FATAL] = "fatal",
+};
+
+static const char *const dev_files[_SRIOV_AER_KIND_MAX] = {
+        [SRIOV_AER_CORRECTABLE] = "aer_dev_correctable",
+        [SRIOV_AER_NONFATAL] = "aer_dev_nonfatal",
+        [SRIOV_AER_FATAL] = "aer_dev_fatal",
+};
+
+static const char *const rootport_files[_SRIOV_AER_KIND_MAX] = {
+        [SRIOV_AER_CORRECTABLE] = "aer_rootport_total_err_cor",
+        [SRIOV_AER_NONFATAL] = "aer_rootport_total_err_nonfatal",
+        [SRIOV_AER_FATAL] = "aer_rootport_total_err_fatal",
+};
+
+const char *sriov_aer_kind_to_string(SriovAerKind k) {
+        if (k < 0 || k >= _SRIOV_AER_KIND_MAX)
+                return NULL;
+        return kind_names[k];
+}
+
+static bool is_name_char(char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+static int parse_count(const char *p, size_t len, uint64_t *ret) {
+        uint64_t v = 0;
+
+        if (len == 0 || len > 20)
+                return len == 0 ? -EBADMSG : -ERANGE;
+        for (size_t i = 0; i < len; i++) {
+                if (p[i] < '0' || p[i] > '9')
+                        return -EBADMSG;
+                unsigned d = (unsigned) (p[i] - '0');
+                if (v > (UINT64_MAX - d) / 10)
+                        return -ERANGE;
+                v = v * 10 + d;
+        }
+        *ret = v;
+        return 0;
+}
+
+void sriov_aer_counters_done(struct sriov_aer_counters *c) {
+        if (!c)
+                return;
+        free(c->counters);
+        *c = (struct sriov_aer_counters) {};
+}
+
+int sriov_aer_parse(const char *text, struct sriov_aer_counters *ret) {
+        _cleanup_free_ struct sriov_aer_counter *counters = NULL;
+        struct sriov_aer_counters c = { .present = true };
+        const char *line = text;
+        int r;
+
+        if (!text || !ret)
+                return -EINVAL;
+
+        counters = calloc(SRIOV_AER_COUNTERS_MAX, sizeof(*counters));
+        if (!counters)
+                return -ENOMEM;
+
+        while (*line) {
+                const char *eol = strchr(line, '\n');
+                size_t len = eol ? (size_t) (eol - line) : strlen(line);
+                size_t name_len = 0;
+                uint64_t count;
+
+                if (len == 0) {         /* tolerate blank lines, the kernel prints none */
+                        line += eol ? 1 : 0;
+                        if (!eol)
+                                break;
+                        continue;
+                }
+
+                while (name_len < len && is_name_char(line[name_len]))
+                        name_len++;
+                if (name_len == 0 || name_len >= SRIOV_AER_NAME_MAX || name_len >= len ||
+                    line[name_len] != ' ')
+                        return -EBADMSG;
+                r = parse_count(line + name_len + 1, len - name_len - 1, &count);
+                if (r < 0)
+                        return r;
+
+                if (strneq(line, "TOTAL_ERR_", 10)) {
+                        c.has_total = true;
+                        c.total = count;
+                } else {
+                        if (c.n_counters >= SRIOV_AER_COUNTERS_MAX)
+                                return -E2BIG;
+                        memcpy(counters[c.n_counters].name, line, name_len);
+                        counters[c.n_counters].name[name_len] = '\0';
+                        counters[c.n_counters].count = count;
+                        c.n_counters++;
+                }
+
+                if (!eol)
+                        break;
+                line = eol + 1;
+        }
+
+        c.counters = TAKE_PTR(counters);
+        *ret = c;
+        return 0;
+}
+
+int sriov_aer_load(int dev_dirfd, struct sriov_aer *ret) {
+        struct sriov_aer a = {};
+        int r;
+
+        for (SriovAerKind k = 0; k < _SRIOV_AER_KIND_MAX; k++) {
+                _cleanup_free_ char *text = NULL;
+
+                r = sriov_sysfs_read(dev_dirfd, dev_files[k], &text);
+                if (r == -ENOENT)
+                        continue;
+                if (r < 0) {
+                        sriov_debug("aer: cannot read %s: %s", dev_files[k], strerror(-r));
+                        continue;
+                }
+                r = sriov_aer_parse(text, &a.kinds[k]);
+                if (r < 0)
+                        sriov_debug("aer: ignoring malformed %s: %s", dev_files[k], strerror(-r));
+        }
+
+        for (SriovAerKind k = 0; k < _SRIOV_AER_KIND_MAX; k++) {
+                uint64_t v;
+
+                r = sriov_sysfs_read_u64(dev_dirfd, rootport_files[k], 10, &v);
+                if (r == -ENOENT)
+                        continue;
+                if (r < 0) {
+                        sriov_debug("aer: ignoring %s: %s", rootport_files[k], strerror(-r));
+                        continue;
+                }
+                a.has_rootport = true;
+                a.rootport_total[k] = v;
+        }
+
+        *ret = a;
+        return 0;
+}
+
+bool sriov_aer_present(const struct sriov_aer *a) {
+        if (a->has_rootport)
+                return true;
+        for (SriovAerKind k = 0; k < _SRIOV_AER_KIND_MAX; k++)
+                if (a->kinds[k].present)
+                        return true;
+        return false;
+}
+
+uint64_t sriov_aer_counter_get(const struct sriov_aer_counters *c, const char *name) {
+        for (size_t i = 0; i < c->n_counters; i++)
+                if (streq(c->counters[i].name, name))
+                        return c->counters[i].count;
+        return 0;
+}
+
+void sriov_aer_done(struct sriov_aer *a) {
+        if (!a)
+                return;
+        for (SriovAerKind k = 0; k < _SRIOV_AER_KIND_MAX; k++)
+                sriov_aer_counters_done(&a->kinds[k]);
+        *a = (struct sriov_aer) {};
+}

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* One PCI function as sysfs shows it. Loading never reads sriov_numvfs: since Linux 5.5
+ * that read takes the device lock and hangs behind a stuck sriov_numvfs write. The number
+ * of enabled VFs is the number of virtfnN links, which the kernel creates and removes as
+ * it adds and removes each VF. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sriov-address.h"
+#include "sriov-aer.h"
+#include "sriov-macros.h"
+#include "sriov-sysfs.h"
+
+typedef enum sriov_role {
+        SRIOV_ROLE_OTHER,
+        SRIOV_ROLE_BRIDGE,
+        SRIOV_ROLE_PF,
+        SRIOV_ROLE_VF,
+        _SRIOV_ROLE_MAX,
+        _SRIOV_ROLE_INVALID = -EINVAL,
+} SriovRole;
+
+struct sriov_vf_ref {
+        unsigned index;                 /* N of the PF's virtfnN link */
+        struct sriov_addr addr;
+};
+
+struct sriov_pf_info {
+        unsigned total_vfs;
+        unsigned offset;
+        unsigned stride;
+        uint16_t vf_device_id;
+        int drivers_autoprobe;          /* -1 when the attribute is missing (kernels < 4.12) */
+        size_t n_vfs;
+        struct sriov_vf_ref *vfs;       /* sorted by index */
+};
+
+struct sriov_vf_info {
+        int index;                      /* -1 when it cannot be derived */
+        struct sriov_addr pf;
+};
+
+struct sriov_device {
+        struct sriov_addr addr;
+        SriovRole role;
+        uint16_t vendor_id;
+        uint16_t device_id;
+        uint32_t class_code;
+        char *driver;                   /* NULL: no driver bound */
+        int iommu_group;                /* -1: none */
+        size_t n_upstream;
+        struct sriov_addr *upstream;    /* bridges from the root port down to the parent */
+        char *vendor_name;              /* from pci.ids, may be NULL */
+        char *device_name;
+        struct sriov_pf_info pf;        /* role == SRIOV_ROLE_PF */
+        struct sriov_vf_info vf;        /* role == SRIOV_ROLE_VF */
+        struct sriov_aer aer;
+};
+
+const char *sriov_role_to_string(SriovRole r);
+SriovRole sriov_role_from_string(const char *s);
+
+/* -ENOENT when the function is not (or no longer) on the bus. */
+int sriov_device_load(struct sriov_sysfs *s, const struct sriov_addr *a, struct sriov_device **ret);
+struct sriov_device *sriov_device_free(struct sriov_device *d);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct sriov_device *, sriov_device_free);
+
+/* Re-reads only the virtfnN links of a PF. */
+int sriov_device_reload_vfs(struct sriov_sysfs *s, struct sriov_device *pf);
+
+/* The lock hierarchy a function belongs to: its root port (the first upstream bridge),
+ * or the function itself when it sits directly on a root bus. */
+const struct sriov_addr *sriov_device_hierarchy(const struct sriov_device *d);
+
+/* Inserts or replaces one VF reference in a PF's sorted list; removes by address. */
+int sriov_pf_info_set_vf(struct sriov_pf_info *pf, unsigned index, const struct sriov_addr *addr);
+bool sriov_pf_info_drop_vf(struct sriov_pf_info *pf, const struct sriov_addr *addr);
+
+/* Splits a bus link target ("../../../devices/pci0000:00/0000:00:02.0/0000:01:00.0")
+ * into the upstream bridge addresses, excluding the device itself. */
+int sriov_parse_upstream(const char *path, const struct sriov_addr *self,
+                         struct sriov_addr **ret, size_t *ret_n);

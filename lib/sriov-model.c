@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sriov-log.h"
+#include "sriov-model.h"
+
+struct sriov_model {
+        struct sriov_sysfs *sysfs;
+        struct sriov_names *names;
+        struct sriov_device **devices;
+        size_t n_devices;
+        size_t cap;
+};
+
+int sriov_model_new(struct sriov_sysfs *sysfs, struct sriov_names *names, struct sriov_model **ret) {
+        struct sriov_model *m;
+
+        if (!sysfs || !ret)
+                return -EINVAL;
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        m->sysfs = sysfs;
+        m->names = names;
+        *ret = m;
+        return 0;
+}
+
+static void model_clear(struct sriov_model *m) {
+        for (size_t i = 0; i < m->n_devices; i++)
+                sriov_device_free(m->devices[i]);
+        m->n_devices = 0;
+}
+
+struct sriov_model *sriov_model_free(struct sriov_model *m) {
+        if (!m)
+                return NULL;
+        model_clear(m);
+        free(m->devices);
+        free(m);
+        return NULL;
+}
+
+/* Index of a, or of where it would be inserted; *found says which. */
+static size_t model_search(const struct sriov_model *m, const struct sriov_addr *a, bool *found) {
+        size_t lo = 0, hi = m->n_devices;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = sriov_addr_compare(&m->devices[mid]->addr, a);
+                if (c == 0) {
+                        *found = true;
+                        return mid;
+                }
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        *found = false;
+        return lo;
+}
+
+static struct sriov_device *model_get_mutable(struct sriov_model *m, const struct sriov_addr *a) {
+        bool found;
+        size_t i = model_search(m, a, &found);
+        return found ? m->devices[i] : NULL;
+}
+
+const struct sriov_device *sriov_model_get(const struct sriov_model *m, const struct sriov_addr *a) {
+        return model_get_mutable((struct sriov_model *) m, a);
+}
+
+size_t sriov_model_size(const struct sriov_model *m) {
+        return m->n_devices;
+}
+
+const struct sriov_device *sriov_model_at(const struct sriov_model *m, size_t i) {
+        return i < m->n_devices ? m->devices[i] : NULL;
+}
+
+static void fill_names(struct sriov_model *m, struct sriov_device *d) {
+        if (!m->names)
+                return;
+        (void) sriov_names_vendor(m->names, d->vendor_id, &d->vendor_name);
+        (void) sriov_names_device(m->names, d->vendor_id, d->device_id, &d->device_name);
+}
+
+/* Takes ownership of d in every case. */
+static int model_put(struct sriov_model *m, struct sriov_device *d) {
+        bool found;
+        size_t i = model_search(m, &d->addr, &found);
+
+        if (found) {
+                sriov_device_free(m->devices[i]);
+                m->devices[i] = d;
+                return 0;
+        }
+        if (m->n_devices == m->cap) {
+                size_t ncap = m->cap ? m->cap * 2 : 128;
+                struct sriov_device **nl = reallocarray(m->devices, ncap, sizeof(*nl));
+                if (!nl) {
+                        sriov_device_free(d);
+                        return -ENOMEM;
+                }
+                m->devices = nl;
+                m->cap = ncap;
+        }
+        memmove(&m->devices[i + 1], &m->devices[i], (m->n_devices - i) * sizeof(*m->devices));
+        m->devices[i] = d;
+        m->n_devices++;
+        return 0;
+}
+
+int sriov_model_scan(struct sriov_model *m) {
+        _cleanup_free_ struct sriov_addr *addrs = NULL;
+        size_t n = 0;
+        int r;
+
+        r = sriov_sysfs_list_devices(m->sysfs, &addrs, &n);
+        if (r < 0)
+                return r;
+
+        model_clear(m);
+        for (size_t i = 0; i < n; i++) {
+                struct sriov_device *d;
+
+                r = sriov_device_load(m->sysfs, &addrs[i], &d);
+                if (r < 0) {
+                        sriov_debug("model: skipping %s during scan: %s", SRIOV_ADDR_STR(&addrs[i]), strerror(-r));
+                        continue;
+                }
+                fill_names(m, d);
+                r = model_put(m, d);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void link_vf_to_pf(struct sriov_model *m, const struct sriov_device *vf) {
+        struct sriov_device *pf = model_get_mutable(m, &vf->vf.pf);
+
+        if (!pf || pf->role != SRIOV_ROLE_PF || vf->vf.index < 0)
+                return;
+        if (sriov_pf_info_set_vf(&pf->pf, (unsigned) vf->vf.index, &vf->addr) < 0)
+                sriov_debug("model: out of memory linking %s to its PF", SRIOV_ADDR_STR(&vf->addr));
+}
+
+int sriov_model_forget(struct sriov_model *m, const struct sriov_addr *a) {
+        struct sriov_device *old;
+        bool found;
+        size_t i = model_search(m, a, &found);
+
+        if (!found)
+                return 0;
+        old = m->devices[i];
+        memmove(&m->devices[i], &m->devices[i + 1], (m->n_devices - i - 1) * sizeof(*m->devices));
+        m->n_devices--;
+
+        if (old->role == SRIOV_ROLE_VF) {
+                struct sriov_device *pf = model_get_mutable(m, &old->vf.pf);
+                if (pf && pf->role == SRIOV_ROLE_PF)
+                        (void) sriov_pf_info_drop_vf(&pf->pf, a);
+        }
+        sriov_device_free(old);
+        return 0;
+}
+
+int sriov_model_refresh(struct sriov_model *m, const struct sriov_addr *a) {
+        struct sriov_device *d = NULL;
+        int r;
+
+        r = sriov_device_load(m->sysfs, a, &d);
+        if (r == -ENOENT) {
+                (void) sriov_model_forget(m, a);
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        fill_names(m, d);
+
+        r = model_put(m, d);
+        if (r < 0)
+                return r;
+
+        if (d->role == SRIOV_ROLE_VF)
+                link_vf_to_pf(m, d);
+        else if (d->role == SRIOV_ROLE_PF) {
+                /* VFs whose add event came before the kernel created their physfn link
+                 * were loaded as plain functions: load them again now. */
+                for (size_t i = 0; i < d->pf.n_vfs; i++) {
+                        const struct sriov_device *vf = sriov_model_get(m, &d->pf.vfs[i].addr);
+                        if (!vf || vf->role != SRIOV_ROLE_VF) {
+                                struct sriov_device *nvf = NULL;
+                                if (sriov_device_load(m->sysfs, &d->pf.vfs[i].addr, &nvf) < 0)
+                                        continue;
+                                fill_names(m, nvf);
+                                if (model_put(m, nvf) < 0)
+                                        return -ENOMEM;
+                        }
+                }
+        }
+        return 1;
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Every PCI function of the system, kept up to date one function at a time: a full
+ * scan at start, then sriov_model_refresh()/sriov_model_forget() per kernel uevent.
+ * Sorted by address; lookups are binary searches, so thousands of VFs cost little. */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "sriov-device.h"
+#include "sriov-names.h"
+#include "sriov-sysfs.h"
+
+struct sriov_model;
+
+/* sysfs and names are borrowed and must outlive the model; names may be NULL. */
+int sriov_model_new(struct sriov_sysfs *sysfs, struct sriov_names *names, struct sriov_model **ret);
+struct sriov_model *sriov_model_free(struct sriov_model *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct sriov_model *, sriov_model_free);
+
+/* Replaces the whole model with what sysfs shows now. A function that vanishes during
+ * the scan is skipped, not an error. */
+int sriov_model_scan(struct sriov_model *m);
+
+size_t sriov_model_size(const struct sriov_model *m);
+const struct sriov_device *sriov_model_at(const struct sriov_model *m, size_t i);
+const struct sriov_device *sriov_model_get(const struct sriov_model *m, const struct sriov_addr *a);
+
+/* Re-reads one function (after add/change/bind/unbind). Keeps the PF's VF list in step
+ * when a VF comes or goes, and re-reads VFs a PF lists whose physfn link was not there
+ * yet when their own add event was handled (the kernel adds the device before linking
+ * it to its PF). A function that is gone is forgotten. Returns 1 when it exists, 0 when
+ * it was forgotten. */
+int sriov_model_refresh(struct sriov_model *m, const struct sriov_addr *a);
+/* After a remove event: drops the function and its entry in its PF's VF list. */
+int sriov_model_forget(struct sriov_model *m, const struct sriov_addr *a);
