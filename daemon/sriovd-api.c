@@ -15,6 +15,8 @@
 #include "sriovd-api.h"
 #include "sriovd-log.h"
 #include "sriovd-manager.h"
+#include "sriovd-operation.h"
+#include "sriov-enable.h"
 
 #define API_MAX_BODY (64 * 1024)
 #define API_MAX_HEADERS (16 * 1024)
@@ -165,6 +167,23 @@ static bool api_peer_may_write(struct sriovd_api *api, struct evhttp_request *re
         return false;
 }
 
+/* A device as the model has it, plus what only the daemon knows: the desired VF count,
+ * drift from it, and operations queued or running on a PF. */
+static json_object *device_json_full(struct sriovd_api *api, const struct sriov_device *d) {
+        json_object *o = sriov_device_to_json(api->manager->model, d);
+        const struct sriov_desired *want;
+        json_object *sriov;
+
+        if (d->role != SRIOV_ROLE_PF || !json_object_object_get_ex(o, "sriov", &sriov))
+                return o;
+        want = sriovd_manager_get_desired(api->manager, &d->addr);
+        bool busy = sriovd_ops_busy(api->manager->ops, &d->addr);
+        json_object_object_add(sriov, "desired_num_vfs", want ? json_object_new_int64(want->num_vfs) : NULL);
+        json_object_object_add(sriov, "drift", json_object_new_boolean(want && !busy && want->num_vfs != d->pf.n_vfs));
+        json_object_object_add(o, "operations", sriovd_ops_for_pf_json(api->manager->ops, &d->addr));
+        return o;
+}
+
 static json_object *devices_json(struct sriovd_api *api, SriovRole only_role) {
         const struct sriov_model *model = api->manager->model;
         json_object *o = json_object_new_object(), *arr = json_object_new_array_ext((int) sriov_model_size(model));
@@ -173,7 +192,7 @@ static json_object *devices_json(struct sriovd_api *api, SriovRole only_role) {
                 const struct sriov_device *d = sriov_model_at(model, i);
                 if (only_role >= 0 && d->role != only_role)
                         continue;
-                json_object_array_add(arr, sriov_device_to_json(model, d));
+                json_object_array_add(arr, device_json_full(api, d));
         }
         json_object_object_add(o, "devices", arr);
         return o;
@@ -236,8 +255,135 @@ static void handle_device(struct sriovd_api *api, struct evhttp_request *req, co
                 return;
         }
         o = json_object_new_object();
-        json_object_object_add(o, "device", sriov_device_to_json(api->manager->model, d));
+        json_object_object_add(o, "device", device_json_full(api, d));
         sriovd_api_reply_json(req, 200, o);
+}
+
+/* The bool query parameter name: absent → def; "1"/"true" → true; "0"/"false" → false. */
+static int query_bool(struct evhttp_request *req, const char *name, bool def, bool *ret) {
+        const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+        const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+        struct evkeyvalq params = {};
+        const char *v;
+        int r = 0;
+
+        *ret = def;
+        if (!query)
+                return 0;
+        if (evhttp_parse_query_str(query, &params) < 0)
+                return -EINVAL;
+        v = evhttp_find_header(&params, name);
+        if (v) {
+                if (streq(v, "1") || streq(v, "true"))
+                        *ret = true;
+                else if (streq(v, "0") || streq(v, "false"))
+                        *ret = false;
+                else
+                        r = -EINVAL;
+        }
+        evhttp_clear_headers(&params);
+        return r;
+}
+
+static json_object *read_json_body(struct evhttp_request *req, const char **ret_error) {
+        struct evbuffer *in = evhttp_request_get_input_buffer(req);
+        size_t len = evbuffer_get_length(in);
+        json_tokener *tok;
+        json_object *o;
+        const char *data;
+
+        if (len == 0) {
+                *ret_error = "a JSON body is required";
+                return NULL;
+        }
+        if (len > API_MAX_BODY) {
+                *ret_error = "body too large";
+                return NULL;
+        }
+        data = (const char *) evbuffer_pullup(in, -1);
+        if (memchr(data, '\0', len)) {
+                *ret_error = "the body contains a NUL byte";
+                return NULL;
+        }
+        tok = json_tokener_new_ex(16);
+        if (!tok) {
+                *ret_error = "out of memory";
+                return NULL;
+        }
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+        o = json_tokener_parse_ex(tok, data, (int) len);
+        if (!o || json_tokener_get_error(tok) != json_tokener_success || json_tokener_get_parse_end(tok) != len) {
+                /* Trailing whitespace is fine; anything else after the object is not. */
+                size_t end = json_tokener_get_parse_end(tok);
+                bool only_space = o && json_tokener_get_error(tok) == json_tokener_success;
+                for (size_t i = end; only_space && i < len; i++)
+                        if (data[i] != ' ' && data[i] != '\n' && data[i] != '\r' && data[i] != '\t')
+                                only_space = false;
+                if (!only_space) {
+                        json_object_put(o);
+                        o = NULL;
+                        *ret_error = "the body is not valid JSON";
+                }
+        }
+        json_tokener_free(tok);
+        return o;
+}
+
+static void handle_device_sriov(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p) {
+        struct sriov_enable_request request;
+        _cleanup_json_ json_object *body = NULL;
+        const char *err = NULL;
+        struct sriov_addr addr;
+        bool wait_param;
+
+        if (sriov_addr_parse(p->seg[2], &addr) < 0) {
+                sriovd_api_reply_error(req, 400, "Malformed PCI address '%.64s': expected DDDD:BB:SS.F, e.g. 0000:3b:00.0",
+                                       p->seg[2]);
+                return;
+        }
+        if (!method_is(req, EVHTTP_REQ_POST, "POST"))
+                return;
+        body = read_json_body(req, &err);
+        if (!body) {
+                sriovd_api_reply_error(req, 400, "Bad request body: %s", err);
+                return;
+        }
+        if (sriov_enable_request_from_json(body, &request, &err) < 0) {
+                sriovd_api_reply_error(req, 400, "Bad request body: %s", err);
+                return;
+        }
+        if (query_bool(req, "wait", request.wait, &wait_param) < 0) {
+                sriovd_api_reply_error(req, 400, "wait must be 0, 1, true or false");
+                return;
+        }
+        request.wait = wait_param;
+        sriovd_ops_submit(api->manager->ops, &addr, &request, req);
+}
+
+static void handle_operations(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p) {
+        if (!method_is(req, EVHTTP_REQ_GET, "GET"))
+                return;
+        sriovd_api_reply_json(req, 200, sriovd_ops_list_json(api->manager->ops));
+}
+
+static void handle_operation(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p) {
+        unsigned long long id;
+        char *end;
+        bool wait;
+
+        errno = 0;
+        id = strtoull(p->seg[2], &end, 10);
+        if (errno != 0 || *end != '\0' || p->seg[2][0] < '1' || p->seg[2][0] > '9' || strlen(p->seg[2]) > 19) {
+                sriovd_api_reply_error(req, 400, "Malformed operation id '%.32s': a positive whole number", p->seg[2]);
+                return;
+        }
+        if (!method_is(req, EVHTTP_REQ_GET, "GET"))
+                return;
+        if (query_bool(req, "wait", false, &wait) < 0) {
+                sriovd_api_reply_error(req, 400, "wait must be 0, 1, true or false");
+                return;
+        }
+        sriovd_ops_reply_one(api->manager->ops, id, wait, req);
 }
 
 struct api_route {
@@ -250,6 +396,9 @@ struct api_route {
 static const struct api_route routes[] = {
         { { "v1", "devices" }, 2, handle_devices, false },
         { { "v1", "devices", "*" }, 3, handle_device, false },
+        { { "v1", "devices", "*", "sriov" }, 4, handle_device_sriov, true },
+        { { "v1", "operations" }, 2, handle_operations, false },
+        { { "v1", "operations", "*" }, 3, handle_operation, false },
 };
 
 static void api_dispatch(struct evhttp_request *req, void *userdata) {
@@ -368,7 +517,9 @@ int sriovd_api_new(struct sriovd_manager *m, const char *socket_path, struct sri
 
         evhttp_set_max_body_size(api->http, API_MAX_BODY);
         evhttp_set_max_headers_size(api->http, API_MAX_HEADERS);
-        evhttp_set_timeout(api->http, 60);
+        /* Waiting clients hold their request until an operation settles (minutes for many
+         * VFs); the socket is local, so a long timeout costs little. */
+        evhttp_set_timeout(api->http, SRIOV_TIMEOUT_MS_MAX / 1000);
         /* Accept every method so that the router answers 405 with an Allow header
          * instead of evhttp's bare default. */
         evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |

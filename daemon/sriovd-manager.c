@@ -7,6 +7,7 @@
 #include "sriovd-api.h"
 #include "sriovd-log.h"
 #include "sriovd-manager.h"
+#include "sriovd-operation.h"
 
 static void count_roles(const struct sriov_model *model, size_t *ret_pfs, size_t *ret_vfs) {
         size_t pfs = 0, vfs = 0;
@@ -58,6 +59,70 @@ void sriovd_manager_handle_uevent(struct sriovd_manager *m, const char *action, 
                                   SRIOV_ADDR_STR(addr), action);
         else
                 log_debug("uevent %s %s", action, SRIOV_ADDR_STR(addr));
+        if (m->ops)
+                sriovd_ops_on_uevent(m->ops, action, addr);
+}
+
+bool sriovd_manager_hierarchy_recovering(struct sriovd_manager *m, const struct sriov_addr *hierarchy) {
+        return false;
+}
+
+void sriovd_manager_status_changed(struct sriovd_manager *m) {
+        m->status_dirty = true;
+}
+
+const struct sriov_desired *sriovd_manager_get_desired(struct sriovd_manager *m, const struct sriov_addr *pf) {
+        for (size_t i = 0; i < m->n_desired; i++)
+                if (sriov_addr_equal(&m->desired[i].pf, pf))
+                        return &m->desired[i];
+        return NULL;
+}
+
+int sriovd_manager_set_desired(struct sriovd_manager *m, const struct sriov_addr *pf, unsigned num_vfs,
+                               SriovPolicy policy) {
+        struct sriov_desired *d = (struct sriov_desired *) sriovd_manager_get_desired(m, pf);
+
+        if (!d) {
+                struct sriov_desired *nl = reallocarray(m->desired, m->n_desired + 1, sizeof(*nl));
+                if (!nl)
+                        return -ENOMEM;
+                m->desired = nl;
+                d = &m->desired[m->n_desired++];
+                d->pf = *pf;
+        }
+        d->num_vfs = num_vfs;
+        d->policy = policy;
+        return sriov_state_save(m->options->state_dir, m->desired, m->n_desired);
+}
+
+static void load_desired(struct sriovd_manager *m) {
+        int r = sriov_state_load(m->options->state_dir, &m->desired, &m->n_desired);
+
+        if (r == -EBADMSG) {
+                /* Keep the unreadable file for a human instead of overwriting it later. */
+                _cleanup_free_ char *from = NULL, *to = NULL;
+                if (asprintf(&from, "%s/%s", m->options->state_dir, SRIOV_STATE_FILE) >= 0 &&
+                    asprintf(&to, "%s/%s.corrupt", m->options->state_dir, SRIOV_STATE_FILE) >= 0)
+                        (void) rename(from, to);
+                log_error("State file %s/%s is corrupt; moved aside as %s.corrupt, starting with no desired VF counts",
+                          m->options->state_dir, SRIOV_STATE_FILE, SRIOV_STATE_FILE);
+        } else if (r < 0)
+                log_warning_errno(r, "Cannot read the state directory %s", m->options->state_dir);
+        else if (m->n_desired > 0)
+                log_info("Loaded the desired VF counts of %zu PFs from %s", m->n_desired, m->options->state_dir);
+}
+
+/* After a restart: say where the kernel differs from what was asked; do not rewrite. */
+static void report_drift(struct sriovd_manager *m) {
+        for (size_t i = 0; i < m->n_desired; i++) {
+                const struct sriov_device *d = sriov_model_get(m->model, &m->desired[i].pf);
+                if (!d)
+                        log_warning("PF %s: desired %u VFs, but the PF is not present", SRIOV_ADDR_STR(&m->desired[i].pf),
+                                    m->desired[i].num_vfs);
+                else if (d->role == SRIOV_ROLE_PF && d->pf.n_vfs != m->desired[i].num_vfs)
+                        log_warning("PF %s: drift, desired %u VFs, the kernel has %zu (not changed automatically)",
+                                    SRIOV_ADDR_STR(&d->addr), m->desired[i].num_vfs, d->pf.n_vfs);
+        }
 }
 
 static void on_uevent(const char *action, const struct sriov_addr *addr, struct udev_device *dev, void *userdata) {
@@ -114,6 +179,8 @@ struct sriovd_manager *sriovd_manager_free(struct sriovd_manager *m) {
         if (!m)
                 return NULL;
         sriovd_api_free(m->api);
+        sriovd_ops_free(m->ops);
+        free(m->desired);
         sriovd_monitor_free(m->monitor);
         if (m->sig_term)
                 event_free(m->sig_term);
@@ -167,6 +234,13 @@ int sriovd_manager_run(struct sriovd_manager *m) {
                 return log_error_errno(r, "Failed to scan the PCI bus under %s", m->options->sysfs_root);
         count_roles(m->model, &pfs, &vfs);
         log_info("Found %zu PCI functions: %zu SR-IOV PFs, %zu VFs", sriov_model_size(m->model), pfs, vfs);
+
+        load_desired(m);
+        report_drift(m);
+
+        r = sriovd_ops_new(m, &m->ops);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up operations");
 
         r = sriovd_api_new(m, m->options->socket_path, &m->api);
         if (r < 0)

@@ -13,8 +13,10 @@
 #include "sriov-sysfs.h"
 #include "sriovd-monitor.h"
 #include "sriovd-options.h"
+#include "sriov-state.h"
 
 struct sriovd_api;
+struct sriovd_ops;
 
 struct sriovd_manager {
         struct sriovd_options *options;
@@ -24,6 +26,9 @@ struct sriovd_manager {
         struct sriov_model *model;
         struct sriovd_monitor *monitor;
         struct sriovd_api *api;
+        struct sriovd_ops *ops;
+        struct sriov_desired *desired;  /* persisted in the state directory */
+        size_t n_desired;
         struct event *sig_term;
         struct event *sig_int;
         struct event *sig_hup;
@@ -41,6 +46,18 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct sriovd_manager *, sriovd_manager_free);
 /* Scans, opens the monitor and the API socket, tells systemd READY=1, runs the loop
  * until SIGTERM/SIGINT. */
 int sriovd_manager_run(struct sriovd_manager *m);
+
+/* Whether the kernel is recovering the hierarchy below this root port from a PCIe
+ * error: no sysfs write may start there until it is done. */
+bool sriovd_manager_hierarchy_recovering(struct sriovd_manager *m, const struct sriov_addr *hierarchy);
+
+/* Records (atomically, in the state directory) the VF count asked for a PF. */
+int sriovd_manager_set_desired(struct sriovd_manager *m, const struct sriov_addr *pf, unsigned num_vfs,
+                               SriovPolicy policy);
+const struct sriov_desired *sriovd_manager_get_desired(struct sriovd_manager *m, const struct sriov_addr *pf);
+
+/* Something worth a new STATUS= line happened (rate limited). */
+void sriovd_manager_status_changed(struct sriovd_manager *m);
 
 /* Applies one kernel uevent to the model (exposed for tests). */
 void sriovd_manager_handle_uevent(struct sriovd_manager *m, const char *action, const struct sriov_addr *addr);

@@ -43,6 +43,8 @@ void sriovd_options_help(const char *argv0) {
                "  --uevent-source SOURCE  udev, kernel or auto (default auto: udev if\n"
                "                          systemd-udevd runs, else kernel)\n"
                "  --admin-group GROUP     members may change state (root always may)\n"
+               "  --settle-quiet-ms MS    after a VF count change, settled once no uevent for\n"
+               "                          the PF or its VFs came for MS ms (default 2000)\n"
                "  --log-level LEVEL       debug, info, notice, warning, err (default info)\n"
                "  -h, --help              show this help\n"
                "  --version               show the version\n",
@@ -68,7 +70,7 @@ static int set_string(char **dst, const char *value, const char *opt) {
 int sriovd_options_parse(struct sriovd_options *o, int argc, char **argv) {
         enum {
                 ARG_SOCKET = 0x100, ARG_SYSFS_ROOT, ARG_STATE_DIR, ARG_RUNTIME_DIR, ARG_CONFIG,
-                ARG_UEVENT_SOURCE, ARG_LOG_LEVEL, ARG_ADMIN_GROUP, ARG_VERSION,
+                ARG_UEVENT_SOURCE, ARG_LOG_LEVEL, ARG_ADMIN_GROUP, ARG_VERSION, ARG_SETTLE_QUIET,
         };
         static const struct option options[] = {
                 { "socket", required_argument, NULL, ARG_SOCKET },
@@ -79,13 +81,14 @@ int sriovd_options_parse(struct sriovd_options *o, int argc, char **argv) {
                 { "uevent-source", required_argument, NULL, ARG_UEVENT_SOURCE },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "admin-group", required_argument, NULL, ARG_ADMIN_GROUP },
+                { "settle-quiet-ms", required_argument, NULL, ARG_SETTLE_QUIET },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {}
         };
         int c, r;
 
-        *o = (struct sriovd_options) { .log_level = LOG_INFO };
+        *o = (struct sriovd_options) { .log_level = LOG_INFO, .settle_quiet_ms = 2000 };
         if (set_string(&o->socket_path, SRIOVD_DEFAULT_SOCKET, "") < 0 ||
             set_string(&o->sysfs_root, "/sys", "") < 0 ||
             set_string(&o->state_dir, SRIOVD_DEFAULT_STATE_DIR, "") < 0 ||
@@ -129,6 +132,19 @@ int sriovd_options_parse(struct sriovd_options *o, int argc, char **argv) {
                                 r = -EINVAL;
                         }
                         break;
+                case ARG_SETTLE_QUIET: {
+                        char *end;
+                        unsigned long v;
+                        errno = 0;
+                        v = strtoul(optarg, &end, 10);
+                        r = 0;
+                        if (errno != 0 || *end != '\0' || optarg[0] < '0' || optarg[0] > '9' || v < 10 || v > 600000) {
+                                fprintf(stderr, "sriovd: --settle-quiet-ms must be a number of milliseconds from 10 to 600000\n");
+                                r = -EINVAL;
+                        } else
+                                o->settle_quiet_ms = (unsigned) v;
+                        break;
+                }
                 case 'h':
                         o->show_help = true;
                         r = 0;

@@ -19,6 +19,7 @@ struct sriovd_options {
         char *config_file;
         UeventSource uevent_source;
         int log_level;
+        unsigned settle_quiet_ms;       /* quiet window that ends settling */
         char *admin_group;      /* members may change state; root and the daemon's user always may */
         bool show_help;
         bool show_version;

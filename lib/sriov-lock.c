@@ -655,16 +655,12 @@ int sriov_lock_request_get_blocker(const sriov_lock_request *req,
                 return 0;
         }
 
-        for (struct list *n = req->manager->queue.next; n != &req->manager->queue; n = n->next) {
+        /* Only requests ahead of req can block it: a granted request behind it cannot conflict
+         * with it, or it would have been granted past a conflicting earlier waiter. */
+        for (struct list *n = req->manager->queue.next; n != &req->queue; n = n->next) {
                 sriov_lock_request *o = container_of(n, sriov_lock_request, queue);
-
-                if (o == req)
-                        continue;
-                /* Waiting requests behind req do not block it; granted ones anywhere do. */
-                if (o->state == SRIOV_LOCK_REQUEST_WAITING && o->id > req->id)
-                        continue;
-
                 const struct lock_item *it = requests_conflict(req, o);
+
                 if (!it)
                         continue;
 

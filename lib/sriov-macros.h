@@ -6,6 +6,8 @@
  * calls it when the variable leaves scope. TAKE_PTR/TAKE_FD hand ownership on. */
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

@@ -1,0 +1,730 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sriov-json.h"
+#include "sriov-lock.h"
+#include "sriovd-api.h"
+#include "sriovd-log.h"
+#include "sriovd-manager.h"
+#include "sriovd-operation.h"
+#include "sriovd-worker.h"
+
+/* Finished operations kept for GET /v1/operations/{id}. */
+#define OPS_KEEP_FINISHED 64
+#define OP_MAX_WAITERS 32
+
+typedef enum op_state {
+        OP_QUEUED,              /* waiting for the ordering lock */
+        OP_LOCKING,             /* waiting for other processes' file locks */
+        OP_DEFERRED,            /* the kernel is recovering the hierarchy */
+        OP_WRITING,             /* a sriov_numvfs write is in the kernel */
+        OP_SETTLING,            /* waiting for uevents */
+        OP_DONE,
+        _OP_STATE_MAX,
+} OpState;
+
+static const char *const op_state_names[_OP_STATE_MAX] = {
+        [OP_QUEUED] = "queued",
+        [OP_LOCKING] = "locking",
+        [OP_DEFERRED] = "waiting-for-recovery",
+        [OP_WRITING] = "writing",
+        [OP_SETTLING] = "settling",
+        [OP_DONE] = "done",
+};
+
+/* What the current write and settle are for. */
+typedef enum op_phase {
+        PHASE_CLEAR,            /* writing 0 before a new non-zero count */
+        PHASE_APPLY,            /* writing the requested count */
+        PHASE_ROLLBACK_CLEAR,   /* all-or-nothing: back to 0 ... */
+        PHASE_ROLLBACK_APPLY,   /* ... and to the previous count */
+} OpPhase;
+
+struct write_job {
+        struct sriov_sysfs *sysfs;      /* only its fds are used: safe across threads */
+        struct sriov_addr pf;
+        char value[16];
+};
+
+struct sriovd_op {
+        struct sriovd_ops *ops;
+        uint64_t id;
+        struct sriov_addr pf;
+        struct sriov_addr hierarchy;
+        struct sriov_enable_request request;
+        OpState state;
+        OpPhase phase;
+        sriov_lock_request *lock;
+
+        unsigned previous;              /* VF count when the operation began */
+        bool autoprobe;
+        unsigned offset, stride, total_vfs;
+
+        uint64_t created_usec, started_usec, finished_usec;
+
+        /* the write in flight */
+        struct write_job job;
+        bool write_in_flight;
+        unsigned write_value;
+        uint64_t write_started_usec;
+        bool hung;                      /* the write outlived its deadline */
+        uint64_t hung_usec;
+        int write_error;
+        unsigned failed_write_value;
+
+        unsigned settle_target;
+        struct event *deadline;
+        struct event *quiet;
+
+        bool have_report;
+        struct sriov_report report;
+        bool replied_hung;
+
+        size_t n_waiters;
+        struct evhttp_request *waiters[OP_MAX_WAITERS];
+        bool reply_with_report;         /* POST with wait: the report itself is the reply */
+
+        struct sriovd_op *next;
+};
+
+struct sriovd_ops {
+        struct sriovd_manager *manager;
+        struct sriovd_workers *workers;
+        sriov_lock_manager *locks;
+        struct sriovd_op *list;         /* newest first */
+        uint64_t next_id;
+};
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+static struct timeval ms_to_tv(uint64_t ms) {
+        return (struct timeval) { .tv_sec = (time_t) (ms / 1000), .tv_usec = (suseconds_t) ((ms % 1000) * 1000) };
+}
+
+static uint64_t op_timeout_ms(const struct sriovd_op *op, unsigned count) {
+        return op->request.timeout_ms ?: sriov_settle_timeout_ms(count);
+}
+
+static void op_finish(struct sriovd_op *op);
+static void op_write(struct sriovd_op *op, unsigned value, OpPhase phase);
+static void op_begin(struct sriovd_op *op);
+
+/* ---- JSON ---------------------------------------------------------------------------- */
+
+static json_object *op_to_json(const struct sriovd_op *op) {
+        json_object *o = json_object_new_object();
+        uint64_t now = now_usec();
+
+        json_object_object_add(o, "id", json_object_new_uint64(op->id));
+        json_object_object_add(o, "pf", sriov_addr_to_json(&op->pf));
+        json_object_object_add(o, "num_vfs", json_object_new_int64(op->request.num_vfs));
+        json_object_object_add(o, "policy", json_object_new_string(sriov_policy_to_string(op->request.policy)));
+        json_object_object_add(o, "state", json_object_new_string(op_state_names[op->state]));
+        json_object_object_add(o, "age_ms", json_object_new_uint64((now - op->created_usec) / 1000));
+        if (op->state == OP_QUEUED && op->lock) {
+                sriov_lock_request *blocker = NULL;
+                enum sriov_lock_level level;
+                struct sriov_addr addr;
+                if (sriov_lock_request_get_blocker(op->lock, &blocker, &level, &addr) > 0 && blocker) {
+                        struct sriovd_op *b = sriov_lock_request_userdata(blocker);
+                        char why[128];
+                        snprintf(why, sizeof(why), "operation %" PRIu64 " holds or waits for %s %s",
+                                 b ? b->id : 0, sriov_lock_level_to_string(level), SRIOV_ADDR_STR(&addr));
+                        json_object_object_add(o, "waiting_for", json_object_new_string(why));
+                }
+        } else if (op->state == OP_DEFERRED)
+                json_object_object_add(o, "waiting_for",
+                                       json_object_new_string("the kernel is recovering this hierarchy from a PCIe error"));
+        else if (op->state == OP_LOCKING)
+                json_object_object_add(o, "waiting_for",
+                                       json_object_new_string("a lock file held by another process (sriovctl lock)"));
+        if (op->write_in_flight) {
+                json_object *w = json_object_new_object();
+                json_object_object_add(w, "value", json_object_new_int64(op->write_value));
+                json_object_object_add(w, "age_ms", json_object_new_uint64((now - op->write_started_usec) / 1000));
+                json_object_object_add(w, "hung", json_object_new_boolean(op->hung));
+                json_object_object_add(o, "write_in_flight", w);
+        }
+        if (op->have_report)
+                json_object_object_add(o, "report", sriov_report_to_json(&op->report));
+        return o;
+}
+
+/* ---- replies ------------------------------------------------------------------------- */
+
+static void on_waiter_closed(struct evhttp_connection *conn, void *userdata) {
+        struct sriovd_op *op = userdata;
+
+        /* evhttp frees requests of a closed connection: forget them. */
+        for (size_t i = 0; i < op->n_waiters; i++)
+                if (op->waiters[i] && evhttp_request_get_connection(op->waiters[i]) == conn)
+                        op->waiters[i] = NULL;
+}
+
+static int op_add_waiter(struct sriovd_op *op, struct evhttp_request *req) {
+        struct evhttp_connection *conn = evhttp_request_get_connection(req);
+
+        if (op->n_waiters >= OP_MAX_WAITERS)
+                return -EBUSY;
+        op->waiters[op->n_waiters++] = req;
+        if (conn)
+                evhttp_connection_set_closecb(conn, on_waiter_closed, op);
+        return 0;
+}
+
+static int report_http_status(const struct sriovd_op *op) {
+        return 200;
+}
+
+static void op_reply_waiters(struct sriovd_op *op) {
+        for (size_t i = 0; i < op->n_waiters; i++) {
+                struct evhttp_request *req = op->waiters[i];
+                struct evhttp_connection *conn;
+
+                if (!req)
+                        continue;
+                conn = evhttp_request_get_connection(req);
+                if (conn)
+                        evhttp_connection_set_closecb(conn, NULL, NULL);
+                sriovd_api_reply_json(req, report_http_status(op), op_to_json(op));
+        }
+        op->n_waiters = 0;
+}
+
+/* ---- model helpers ------------------------------------------------------------------- */
+
+static const struct sriov_device *op_pf_device(const struct sriovd_op *op) {
+        return sriov_model_get(op->ops->manager->model, &op->pf);
+}
+
+static unsigned op_current_vfs(const struct sriovd_op *op) {
+        const struct sriov_device *d = op_pf_device(op);
+        return d && d->role == SRIOV_ROLE_PF ? (unsigned) d->pf.n_vfs : 0;
+}
+
+/* Re-reads the PF's virtfn links and each VF's driver: the final word is sysfs's, not
+ * the sum of the events we happened to see. Link reads take no device lock. */
+static void op_verify(struct sriovd_op *op) {
+        struct sriov_model *model = op->ops->manager->model;
+        const struct sriov_device *pf;
+        int r;
+
+        r = sriov_model_refresh(model, &op->pf);
+        if (r < 0)
+                log_warning_errno(r, "Cannot re-read PF %s for verification", SRIOV_ADDR_STR(&op->pf));
+        pf = op_pf_device(op);
+        if (!pf || pf->role != SRIOV_ROLE_PF)
+                return;
+        for (size_t i = 0; i < pf->pf.n_vfs; i++) {
+                struct sriov_addr a = pf->pf.vfs[i].addr;
+                (void) sriov_model_refresh(model, &a);
+                pf = op_pf_device(op);  /* the refresh may have moved entries */
+                if (!pf)
+                        return;
+        }
+}
+
+static int op_build_report(struct sriovd_op *op, unsigned requested) {
+        const struct sriov_model *model = op->ops->manager->model;
+        const struct sriov_device *pf = op_pf_device(op);
+        _cleanup_free_ struct sriov_vf_observed *obs = NULL;
+        size_t n = 0;
+
+        if (pf && pf->role == SRIOV_ROLE_PF && pf->pf.n_vfs > 0) {
+                obs = calloc(pf->pf.n_vfs, sizeof(*obs));
+                if (!obs)
+                        return -ENOMEM;
+                for (size_t i = 0; i < pf->pf.n_vfs; i++) {
+                        const struct sriov_device *vf = sriov_model_get(model, &pf->pf.vfs[i].addr);
+                        obs[n++] = (struct sriov_vf_observed) {
+                                .index = pf->pf.vfs[i].index,
+                                .addr = pf->pf.vfs[i].addr,
+                                .driver = vf ? vf->driver : NULL,
+                        };
+                }
+        }
+
+        struct sriov_report_input in = {
+                .pf = op->pf,
+                .offset = op->offset,
+                .stride = op->stride,
+                .requested = requested,
+                .previous = op->previous,
+                .policy = op->request.policy,
+                .autoprobe = op->autoprobe,
+                .elapsed_ms = (now_usec() - op->created_usec) / 1000,
+                .write_error = op->write_error,
+                .failed_write_value = op->failed_write_value,
+                .hung = op->hung,
+                .hung_ms = op->hung ? (now_usec() - op->write_started_usec) / 1000 : 0,
+                .n_observed = n,
+                .observed = obs,
+        };
+        if (op->have_report)
+                sriov_report_done(&op->report);
+        op->have_report = false;
+        int r = sriov_report_build(&in, &op->report);
+        if (r < 0)
+                return r;
+        op->have_report = true;
+        return 0;
+}
+
+/* ---- settling ------------------------------------------------------------------------ */
+
+static void op_settled(struct sriovd_op *op) {
+        event_del(op->deadline);
+        event_del(op->quiet);
+        op_verify(op);
+
+        switch (op->phase) {
+        case PHASE_CLEAR:
+                if (op_current_vfs(op) != 0) {
+                        /* The kernel said yes to 0 but VFs remain: report, do not write N
+                         * on top (it would fail with EBUSY). */
+                        op->write_error = EBUSY;
+                        op->failed_write_value = op->request.num_vfs;
+                        break;
+                }
+                op_write(op, op->request.num_vfs, PHASE_APPLY);
+                return;
+        case PHASE_APPLY:
+                if (op_build_report(op, op->request.num_vfs) < 0)
+                        break;
+                if (op->request.policy == SRIOV_POLICY_ALL_OR_NOTHING && op->report.outcome == SRIOV_OUTCOME_PARTIAL) {
+                        log_notice("PF %s: %s; all-or-nothing, rolling back to %u VFs", SRIOV_ADDR_STR(&op->pf),
+                                   op->report.message, op->previous);
+                        op_write(op, 0, PHASE_ROLLBACK_CLEAR);
+                        return;
+                }
+                op_finish(op);
+                return;
+        case PHASE_ROLLBACK_CLEAR:
+                if (op->previous > 0 && op_current_vfs(op) == 0) {
+                        op_write(op, op->previous, PHASE_ROLLBACK_APPLY);
+                        return;
+                }
+                sriov_report_set_rollback(&op->report, 0, op_current_vfs(op));
+                op_finish(op);
+                return;
+        case PHASE_ROLLBACK_APPLY:
+                sriov_report_set_rollback(&op->report, 0, op_current_vfs(op));
+                op_finish(op);
+                return;
+        }
+        (void) op_build_report(op, op->request.num_vfs);
+        op_finish(op);
+}
+
+static void op_check_settled(struct sriovd_op *op) {
+        /* Going to 0 is done when the links are gone: nothing probes a removed VF. */
+        if (op->settle_target == 0 && op_current_vfs(op) == 0)
+                op_settled(op);
+}
+
+static void on_quiet(evutil_socket_t fd, short what, void *userdata) {
+        struct sriovd_op *op = userdata;
+
+        if (op->state == OP_SETTLING)
+                op_settled(op);
+}
+
+static void op_arm_quiet(struct sriovd_op *op) {
+        struct timeval tv = ms_to_tv(op->ops->manager->options->settle_quiet_ms);
+        event_add(op->quiet, &tv);
+}
+
+static void op_settle(struct sriovd_op *op, unsigned target) {
+        struct timeval tv = ms_to_tv(op_timeout_ms(op, target));
+
+        op->state = OP_SETTLING;
+        op->settle_target = target;
+        event_add(op->deadline, &tv);
+        op_arm_quiet(op);
+        op_check_settled(op);
+}
+
+/* ---- writes -------------------------------------------------------------------------- */
+
+static int write_job_run(void *userdata) {
+        /* Runs on a worker thread: it reads op->job only, which the loop thread leaves
+         * alone while the write is in flight. */
+        const struct write_job *j = &((struct sriovd_op *) userdata)->job;
+        _cleanup_close_ int fd = -EBADF;
+
+        fd = sriov_sysfs_open_device(j->sysfs, &j->pf);
+        if (fd < 0)
+                return fd;
+        return sriov_sysfs_write(fd, "sriov_numvfs", j->value);
+}
+
+static void write_job_done(int result, void *userdata) {
+        struct sriovd_op *op = userdata;
+        uint64_t took_ms = (now_usec() - op->write_started_usec) / 1000;
+
+        op->write_in_flight = false;
+        event_del(op->deadline);
+
+        if (op->hung) {
+                /* The report went out long ago; the PF was kept locked until now. */
+                log_notice("PF %s: the hung write of %u to sriov_numvfs returned after %" PRIu64 " ms: %s",
+                           SRIOV_ADDR_STR(&op->pf), op->write_value, took_ms,
+                           result < 0 ? sriov_numvfs_strerror(result) : "success");
+                op_verify(op);
+                op_finish(op);
+                return;
+        }
+        if (result < 0) {
+                log_warning("PF %s: writing %u to sriov_numvfs failed after %" PRIu64 " ms: %s (%s)",
+                            SRIOV_ADDR_STR(&op->pf), op->write_value, took_ms, sriov_numvfs_strerror(result),
+                            strerrorname_np(-result) ?: "?");
+                if (op->phase == PHASE_ROLLBACK_CLEAR || op->phase == PHASE_ROLLBACK_APPLY) {
+                        op_verify(op);
+                        sriov_report_set_rollback(&op->report, result, op_current_vfs(op));
+                        op_finish(op);
+                        return;
+                }
+                op->write_error = -result;
+                op->failed_write_value = op->write_value;
+                op_verify(op);
+                (void) op_build_report(op, op->request.num_vfs);
+                op_finish(op);
+                return;
+        }
+        log_debug("PF %s: wrote %u to sriov_numvfs in %" PRIu64 " ms", SRIOV_ADDR_STR(&op->pf), op->write_value, took_ms);
+        op_settle(op, op->write_value);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *userdata) {
+        struct sriovd_op *op = userdata;
+
+        if (op->state == OP_WRITING && op->write_in_flight) {
+                /* The kernel has not returned. We cannot cancel a sysfs write; we can say so,
+                 * keep the PF locked, and keep serving everyone else. */
+                op->hung = true;
+                op->hung_usec = now_usec();
+                op->failed_write_value = op->write_value;
+                log_error("PF %s: writing %u to sriov_numvfs has not returned after %" PRIu64
+                          " ms: hung in the kernel; PF stays locked until it returns",
+                          SRIOV_ADDR_STR(&op->pf), op->write_value, (now_usec() - op->write_started_usec) / 1000);
+                (void) op_build_report(op, op->request.num_vfs);
+                op->replied_hung = true;
+                op_reply_waiters(op);
+                return;
+        }
+        if (op->state == OP_SETTLING) {
+                log_notice("PF %s: settle deadline reached, reporting what is there", SRIOV_ADDR_STR(&op->pf));
+                op_settled(op);
+        }
+}
+
+static void op_write(struct sriovd_op *op, unsigned value, OpPhase phase) {
+        struct timeval tv = ms_to_tv(op_timeout_ms(op, value));
+        int r;
+
+        op->phase = phase;
+        op->state = OP_WRITING;
+        op->write_value = value;
+        op->write_started_usec = now_usec();
+        op->job = (struct write_job) { .sysfs = op->ops->manager->sysfs, .pf = op->pf };
+        snprintf(op->job.value, sizeof(op->job.value), "%u", value);
+
+        log_info("PF %s: writing %u to sriov_numvfs (operation %" PRIu64 ")", SRIOV_ADDR_STR(&op->pf), value, op->id);
+        r = sriovd_workers_submit(op->ops->workers, write_job_run, write_job_done, op);
+        if (r < 0) {
+                log_error_errno(r, "Cannot start a worker for PF %s", SRIOV_ADDR_STR(&op->pf));
+                op->write_error = -r;
+                op->failed_write_value = value;
+                (void) op_build_report(op, op->request.num_vfs);
+                op_finish(op);
+                return;
+        }
+        op->write_in_flight = true;
+        event_add(op->deadline, &tv);
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------- */
+
+static void op_begin(struct sriovd_op *op) {
+        const struct sriov_device *pf = op_pf_device(op);
+        char why[512];
+        int r;
+
+        if (sriovd_manager_hierarchy_recovering(op->ops->manager, &op->hierarchy)) {
+                op->state = OP_DEFERRED;
+                log_info("PF %s: operation %" PRIu64 " waits, the kernel is recovering %s", SRIOV_ADDR_STR(&op->pf),
+                         op->id, SRIOV_ADDR_STR(&op->hierarchy));
+                return;
+        }
+
+        op->started_usec = now_usec();
+        /* The world may have changed while queued: validate again against the model. */
+        r = sriov_enable_validate(pf, &op->request, why, sizeof(why));
+        if (r < 0) {
+                log_warning("PF %s: operation %" PRIu64 " refused after queueing: %s", SRIOV_ADDR_STR(&op->pf), op->id, why);
+                op->write_error = -r == ENOTTY ? ENODEV : -r;
+                op->failed_write_value = op->request.num_vfs;
+                (void) op_build_report(op, op->request.num_vfs);
+                op_finish(op);
+                return;
+        }
+        op->previous = (unsigned) pf->pf.n_vfs;
+        op->autoprobe = pf->pf.drivers_autoprobe != 0;
+        op->offset = pf->pf.offset;
+        op->stride = pf->pf.stride;
+        op->total_vfs = pf->pf.total_vfs;
+
+        if (op->previous == op->request.num_vfs) {
+                /* Nothing to write: report what is there. */
+                op->phase = PHASE_APPLY;
+                op_verify(op);
+                (void) op_build_report(op, op->request.num_vfs);
+                op_finish(op);
+                return;
+        }
+        if (op->previous != 0 && op->request.num_vfs != 0)
+                op_write(op, 0, PHASE_CLEAR);
+        else
+                op_write(op, op->request.num_vfs, PHASE_APPLY);
+}
+
+static void on_lock_granted(sriov_lock_request *lock, void *userdata) {
+        struct sriovd_op *op = userdata;
+
+        log_debug("PF %s: operation %" PRIu64 " has the ordering locks", SRIOV_ADDR_STR(&op->pf), op->id);
+        op_begin(op);
+}
+
+static void op_free(struct sriovd_op *op) {
+        if (!op)
+                return;
+        if (op->deadline)
+                event_free(op->deadline);
+        if (op->quiet)
+                event_free(op->quiet);
+        sriov_lock_request_free(op->lock);
+        if (op->have_report)
+                sriov_report_done(&op->report);
+        free(op);
+}
+
+static void ops_trim(struct sriovd_ops *ops) {
+        size_t done = 0;
+
+        for (struct sriovd_op **p = &ops->list; *p;) {
+                struct sriovd_op *op = *p;
+                if (op->state == OP_DONE && ++done > OPS_KEEP_FINISHED && op->n_waiters == 0) {
+                        *p = op->next;
+                        op_free(op);
+                        continue;
+                }
+                p = &op->next;
+        }
+}
+
+static void op_finish(struct sriovd_op *op) {
+        uint64_t elapsed;
+
+        event_del(op->deadline);
+        event_del(op->quiet);
+        op->state = OP_DONE;
+        op->finished_usec = now_usec();
+        elapsed = (op->finished_usec - op->created_usec) / 1000;
+        if (op->have_report) {
+                op->report.elapsed_ms = elapsed;
+                log_full(op->report.outcome == SRIOV_OUTCOME_COMPLETE ? LOG_INFO : LOG_WARNING,
+                         "PF %s: operation %" PRIu64 " %s: %s", SRIOV_ADDR_STR(&op->pf), op->id,
+                         sriov_outcome_to_string(op->report.outcome), op->report.message);
+        }
+        /* Releasing may grant the next operation at once (FIFO per PF). */
+        sriov_lock_request_release(op->lock);
+        if (!op->replied_hung)
+                op_reply_waiters(op);
+        else
+                op->n_waiters = 0;
+        ops_trim(op->ops);
+        sriovd_manager_status_changed(op->ops->manager);
+}
+
+void sriovd_ops_submit(struct sriovd_ops *ops, const struct sriov_addr *pf_addr,
+                       const struct sriov_enable_request *request, struct evhttp_request *req) {
+        const struct sriov_device *pf = sriov_model_get(ops->manager->model, pf_addr);
+        struct sriovd_op *op;
+        char why[512];
+        int r;
+
+        r = sriov_enable_validate(pf, request, why, sizeof(why));
+        if (r == -ENODEV) {
+                sriovd_api_reply_error(req, 404, "No PCI function %s on this system", SRIOV_ADDR_STR(pf_addr));
+                return;
+        }
+        if (r < 0) {
+                sriovd_api_reply_error(req, 422, "%s", why);
+                return;
+        }
+
+        op = calloc(1, sizeof(*op));
+        if (!op) {
+                sriovd_api_reply_error(req, 500, "Out of memory");
+                return;
+        }
+        op->ops = ops;
+        op->id = ++ops->next_id;
+        op->pf = *pf_addr;
+        op->hierarchy = *sriov_device_hierarchy(pf);
+        op->request = *request;
+        op->created_usec = now_usec();
+        op->deadline = evtimer_new(ops->manager->base, on_deadline, op);
+        op->quiet = evtimer_new(ops->manager->base, on_quiet, op);
+        if (!op->deadline || !op->quiet) {
+                op_free(op);
+                sriovd_api_reply_error(req, 500, "Out of memory");
+                return;
+        }
+        /* Hierarchy shared (operations on other PFs below the same root port may run),
+         * PF exclusive (one operation per PF at a time, in arrival order). */
+        r = sriov_lock_request_new(ops->locks, &op->hierarchy, SRIOV_LOCK_SHARED, pf_addr, SRIOV_LOCK_EXCLUSIVE, &op->lock);
+        if (r < 0) {
+                op_free(op);
+                sriovd_api_reply_error(req, 500, "Cannot create the lock request: %s", strerror(-r));
+                return;
+        }
+        op->next = ops->list;
+        ops->list = op;
+
+        r = sriovd_manager_set_desired(ops->manager, pf_addr, request->num_vfs, request->policy);
+        if (r < 0)
+                log_warning_errno(r, "Cannot persist the desired VF count of %s; continuing", SRIOV_ADDR_STR(pf_addr));
+
+        if (request->wait)
+                (void) op_add_waiter(op, req);
+        else
+                sriovd_api_reply_json(req, 202, op_to_json(op));
+
+        log_info("PF %s: operation %" PRIu64 " queued: %u VFs, %s", SRIOV_ADDR_STR(pf_addr), op->id, request->num_vfs,
+                 sriov_policy_to_string(request->policy));
+        /* May run op_begin() right away, and even finish the operation. */
+        r = sriov_lock_request_submit(op->lock, on_lock_granted, op);
+        if (r < 0) {
+                op->write_error = -r;
+                op_finish(op);
+        }
+}
+
+static bool addr_concerns_op(const struct sriovd_op *op, const struct sriov_addr *a) {
+        uint32_t first, last, rid;
+
+        if (sriov_addr_equal(a, &op->pf))
+                return true;
+        if (a->domain != op->pf.domain || op->stride == 0 || op->total_vfs == 0)
+                return false;
+        first = sriov_addr_rid(&op->pf) + op->offset;
+        last = first + op->stride * (op->total_vfs - 1);
+        rid = sriov_addr_rid(a);
+        return rid >= first && rid <= last;
+}
+
+void sriovd_ops_on_uevent(struct sriovd_ops *ops, const char *action, const struct sriov_addr *addr) {
+        for (struct sriovd_op *op = ops->list; op; op = op->next) {
+                if (op->state != OP_SETTLING || !addr_concerns_op(op, addr))
+                        continue;
+                op_arm_quiet(op);
+                op_check_settled(op);
+        }
+}
+
+void sriovd_ops_kick(struct sriovd_ops *ops) {
+        /* Oldest first, to keep arrival order across PFs. */
+        struct sriovd_op *deferred[256];
+        size_t n = 0;
+
+        for (struct sriovd_op *op = ops->list; op && n < ELEMENTSOF(deferred); op = op->next)
+                if (op->state == OP_DEFERRED)
+                        deferred[n++] = op;
+        while (n > 0)
+                op_begin(deferred[--n]);
+}
+
+int sriovd_ops_new(struct sriovd_manager *m, struct sriovd_ops **ret) {
+        struct sriovd_ops *ops = calloc(1, sizeof(*ops));
+        int r;
+
+        if (!ops)
+                return -ENOMEM;
+        ops->manager = m;
+        r = sriovd_workers_new(m->base, &ops->workers);
+        if (r < 0) {
+                free(ops);
+                return r;
+        }
+        r = sriov_lock_manager_new(&ops->locks);
+        if (r < 0) {
+                sriovd_workers_free(ops->workers);
+                free(ops);
+                return r;
+        }
+        *ret = ops;
+        return 0;
+}
+
+struct sriovd_ops *sriovd_ops_free(struct sriovd_ops *ops) {
+        if (!ops)
+                return NULL;
+        for (struct sriovd_op *op = ops->list, *next; op; op = next) {
+                next = op->next;
+                /* A write still in the kernel keeps its thread; its result is dropped
+                 * with the workers, so the op memory must outlive nothing. */
+                op->n_waiters = 0;
+                op_free(op);
+        }
+        sriovd_workers_free(ops->workers);
+        sriov_lock_manager_free(ops->locks);
+        free(ops);
+        return NULL;
+}
+
+json_object *sriovd_ops_list_json(struct sriovd_ops *ops) {
+        json_object *o = json_object_new_object(), *arr = json_object_new_array();
+
+        for (struct sriovd_op *op = ops->list; op; op = op->next)
+                json_object_array_add(arr, op_to_json(op));
+        json_object_object_add(o, "operations", arr);
+        return o;
+}
+
+void sriovd_ops_reply_one(struct sriovd_ops *ops, uint64_t id, bool wait, struct evhttp_request *req) {
+        for (struct sriovd_op *op = ops->list; op; op = op->next) {
+                if (op->id != id)
+                        continue;
+                if (wait && op->state != OP_DONE && !op->replied_hung) {
+                        if (op_add_waiter(op, req) < 0)
+                                sriovd_api_reply_error(req, 503, "Too many clients wait for operation %" PRIu64, id);
+                        return;
+                }
+                sriovd_api_reply_json(req, 200, op_to_json(op));
+                return;
+        }
+        sriovd_api_reply_error(req, 404, "No operation %" PRIu64 " (finished operations are kept for a while only)", id);
+}
+
+json_object *sriovd_ops_for_pf_json(struct sriovd_ops *ops, const struct sriov_addr *pf) {
+        json_object *arr = json_object_new_array();
+
+        for (struct sriovd_op *op = ops->list; op; op = op->next)
+                if (op->state != OP_DONE && sriov_addr_equal(&op->pf, pf))
+                        json_object_array_add(arr, op_to_json(op));
+        return arr;
+}
+
+bool sriovd_ops_busy(struct sriovd_ops *ops, const struct sriov_addr *pf) {
+        for (struct sriovd_op *op = ops->list; op; op = op->next)
+                if (op->state != OP_DONE && sriov_addr_equal(&op->pf, pf))
+                        return true;
+        return false;
+}

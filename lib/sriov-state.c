@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sriov-json.h"
+#include "sriov-state.h"
+
+static int mkdir_p(const char *dir) {
+        _cleanup_free_ char *copy = strdup(dir);
+
+        if (!copy)
+                return -ENOMEM;
+        for (char *s = copy + 1; ; s++) {
+                if (*s != '/' && *s != '\0')
+                        continue;
+                char c = *s;
+                *s = '\0';
+                if (mkdir(copy, 0755) < 0 && errno != EEXIST)
+                        return negative_errno();
+                *s = c;
+                if (c == '\0')
+                        break;
+        }
+        return 0;
+}
+
+int sriov_write_file_atomic(const char *dir, const char *name, const char *content) {
+        _cleanup_close_ int dfd = -EBADF, fd = -EBADF;
+        char tmp[256];
+        size_t len = strlen(content), off = 0;
+        int r;
+
+        if (strchr(name, '/') || strlen(name) > 200)
+                return -EINVAL;
+        r = mkdir_p(dir);
+        if (r < 0)
+                return r;
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return negative_errno();
+
+        snprintf(tmp, sizeof(tmp), ".%s.%ld.tmp", name, (long) getpid());
+        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0)
+                return negative_errno();
+        while (off < len) {
+                ssize_t n = write(fd, content + off, len - off);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = negative_errno();
+                        goto fail;
+                }
+                off += (size_t) n;
+        }
+        if (fsync(fd) < 0) {
+                r = negative_errno();
+                goto fail;
+        }
+        if (renameat(dfd, tmp, dfd, name) < 0) {
+                r = negative_errno();
+                goto fail;
+        }
+        /* The rename is durable only once the directory is. */
+        (void) fsync(dfd);
+        return 0;
+
+fail:
+        (void) unlinkat(dfd, tmp, 0);
+        return r;
+}
+
+int sriov_state_load(const char *dir, struct sriov_desired **ret, size_t *ret_n) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_free_ struct sriov_desired *list = NULL;
+        _cleanup_json_ json_object *root = NULL;
+        json_object *pfs;
+        size_t n = 0;
+
+        if (asprintf(&path, "%s/%s", dir, SRIOV_STATE_FILE) < 0)
+                return -ENOMEM;
+        if (access(path, F_OK) < 0) {
+                if (errno != ENOENT)
+                        return negative_errno();
+                *ret = NULL;
+                *ret_n = 0;
+                return 0;
+        }
+        root = json_object_from_file(path);
+        if (!root || !json_object_object_get_ex(root, "pfs", &pfs) || !json_object_is_type(pfs, json_type_array))
+                return -EBADMSG;
+
+        size_t len = json_object_array_length(pfs);
+        if (len > 0) {
+                list = calloc(len, sizeof(*list));
+                if (!list)
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; i < len; i++) {
+                json_object *e = json_object_array_get_idx(pfs, i), *v;
+                struct sriov_desired d = { .policy = SRIOV_POLICY_BEST_EFFORT };
+
+                if (!json_object_object_get_ex(e, "pf", &v) || !json_object_is_type(v, json_type_string) ||
+                    sriov_addr_parse(json_object_get_string(v), &d.pf) < 0)
+                        return -EBADMSG;
+                if (!json_object_object_get_ex(e, "num_vfs", &v) || !json_object_is_type(v, json_type_int) ||
+                    json_object_get_int64(v) < 0 || json_object_get_int64(v) > SRIOV_NUM_VFS_MAX)
+                        return -EBADMSG;
+                d.num_vfs = (unsigned) json_object_get_int64(v);
+                if (json_object_object_get_ex(e, "policy", &v)) {
+                        if (!json_object_is_type(v, json_type_string) ||
+                            (d.policy = sriov_policy_from_string(json_object_get_string(v))) < 0)
+                                return -EBADMSG;
+                }
+                list[n++] = d;
+        }
+        *ret = TAKE_PTR(list);
+        *ret_n = n;
+        return 0;
+}
+
+int sriov_state_save(const char *dir, const struct sriov_desired *list, size_t n) {
+        _cleanup_json_ json_object *root = json_object_new_object();
+        json_object *pfs = json_object_new_array();
+
+        json_object_object_add(root, "version", json_object_new_int(1));
+        for (size_t i = 0; i < n; i++) {
+                json_object *e = json_object_new_object();
+                json_object_object_add(e, "pf", sriov_addr_to_json(&list[i].pf));
+                json_object_object_add(e, "num_vfs", json_object_new_int64(list[i].num_vfs));
+                json_object_object_add(e, "policy", json_object_new_string(sriov_policy_to_string(list[i].policy)));
+                json_object_array_add(pfs, e);
+        }
+        json_object_object_add(root, "pfs", pfs);
+        return sriov_write_file_atomic(dir, SRIOV_STATE_FILE,
+                                       json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
