@@ -29,6 +29,7 @@ struct ctl_command {
 int ctl_status(struct ctl_context *ctx, int argc, char **argv);
 int ctl_enable(struct ctl_context *ctx, int argc, char **argv);
 int ctl_disable(struct ctl_context *ctx, int argc, char **argv);
+int ctl_lock(struct ctl_context *ctx, int argc, char **argv);
 
 /* Performs a request; on transport failure prints the one-line error and returns
  * -errno. The caller maps status codes. */

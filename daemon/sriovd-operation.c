@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "sriov-json.h"
+#include "sriov-flock.h"
 #include "sriov-lock.h"
 #include "sriovd-api.h"
 #include "sriovd-log.h"
@@ -57,6 +58,10 @@ struct sriovd_op {
         OpState state;
         OpPhase phase;
         sriov_lock_request *lock;
+        sriov_flock *flock;             /* the same locks as files, for other processes */
+        sriov_flock *flock_pending;     /* set by the worker, taken on the loop thread */
+        int flock_error;
+        char lock_dir[256];
 
         unsigned previous;              /* VF count when the operation began */
         bool autoprobe;
@@ -71,6 +76,9 @@ struct sriovd_op {
         uint64_t write_started_usec;
         bool hung;                      /* the write outlived its deadline */
         uint64_t hung_usec;
+        bool late_returned;             /* ... and came back later, with late_result */
+        int late_result;
+        uint64_t late_after_ms;
         int write_error;
         unsigned failed_write_value;
 
@@ -150,6 +158,13 @@ static json_object *op_to_json(const struct sriovd_op *op) {
                 json_object_object_add(w, "age_ms", json_object_new_uint64((now - op->write_started_usec) / 1000));
                 json_object_object_add(w, "hung", json_object_new_boolean(op->hung));
                 json_object_object_add(o, "write_in_flight", w);
+        }
+        if (op->late_returned) {
+                json_object *l = json_object_new_object();
+                json_object_object_add(l, "after_ms", json_object_new_uint64(op->late_after_ms));
+                json_object_object_add(l, "errno", json_object_new_int(-op->late_result));
+                json_object_object_add(l, "message", json_object_new_string(sriov_numvfs_strerror(op->late_result)));
+                json_object_object_add(o, "hung_write_returned", l);
         }
         if (op->have_report)
                 json_object_object_add(o, "report", sriov_report_to_json(&op->report));
@@ -373,6 +388,9 @@ static void write_job_done(int result, void *userdata) {
 
         if (op->hung) {
                 /* The report went out long ago; the PF was kept locked until now. */
+                op->late_returned = true;
+                op->late_result = result;
+                op->late_after_ms = took_ms;
                 log_notice("PF %s: the hung write of %u to sriov_numvfs returned after %" PRIu64 " ms: %s",
                            SRIOV_ADDR_STR(&op->pf), op->write_value, took_ms,
                            result < 0 ? sriov_numvfs_strerror(result) : "success");
@@ -494,11 +512,45 @@ static void op_begin(struct sriovd_op *op) {
                 op_write(op, op->request.num_vfs, PHASE_APPLY);
 }
 
-static void on_lock_granted(sriov_lock_request *lock, void *userdata) {
+/* Worker thread: flock() in hierarchy → PF order may wait for a script holding them. */
+static int flock_job_run(void *userdata) {
+        struct sriovd_op *op = userdata;
+        struct sriov_flock_spec spec = {
+                .hierarchy = op->hierarchy,
+                .hierarchy_mode = SRIOV_LOCK_SHARED,
+                .pf = &op->pf,
+                .pf_mode = SRIOV_LOCK_EXCLUSIVE,
+        };
+        int timeout = op->request.timeout_ms ? (int) op->request.timeout_ms : -1;
+
+        return sriov_flock_acquire(op->lock_dir, &spec, timeout, &op->flock_pending);
+}
+
+static void flock_job_done(int result, void *userdata) {
         struct sriovd_op *op = userdata;
 
-        log_debug("PF %s: operation %" PRIu64 " has the ordering locks", SRIOV_ADDR_STR(&op->pf), op->id);
+        if (result < 0) {
+                log_warning("PF %s: operation %" PRIu64 " cannot take the lock files in %s: %s", SRIOV_ADDR_STR(&op->pf),
+                            op->id, op->lock_dir, strerror(-result));
+                op->write_error = result == -ETIMEDOUT ? EBUSY : -result;
+                op->failed_write_value = op->request.num_vfs;
+                (void) op_build_report(op, op->request.num_vfs);
+                op_finish(op);
+                return;
+        }
+        op->flock = TAKE_PTR(op->flock_pending);
+        log_debug("PF %s: operation %" PRIu64 " has the ordering locks and lock files", SRIOV_ADDR_STR(&op->pf), op->id);
         op_begin(op);
+}
+
+static void on_lock_granted(sriov_lock_request *lock, void *userdata) {
+        struct sriovd_op *op = userdata;
+        int r;
+
+        op->state = OP_LOCKING;
+        r = sriovd_workers_submit(op->ops->workers, flock_job_run, flock_job_done, op);
+        if (r < 0)
+                flock_job_done(r, op);
 }
 
 static void op_free(struct sriovd_op *op) {
@@ -509,6 +561,7 @@ static void op_free(struct sriovd_op *op) {
         if (op->quiet)
                 event_free(op->quiet);
         sriov_lock_request_free(op->lock);
+        sriov_flock_release(op->flock);
         if (op->have_report)
                 sriov_report_done(&op->report);
         free(op);
@@ -542,7 +595,9 @@ static void op_finish(struct sriovd_op *op) {
                          "PF %s: operation %" PRIu64 " %s: %s", SRIOV_ADDR_STR(&op->pf), op->id,
                          sriov_outcome_to_string(op->report.outcome), op->report.message);
         }
-        /* Releasing may grant the next operation at once (FIFO per PF). */
+        /* Files first, then the in-process lock: releasing that may grant the next
+         * operation at once (FIFO per PF), and it takes the files in turn. */
+        op->flock = sriov_flock_release(op->flock);
         sriov_lock_request_release(op->lock);
         if (!op->replied_hung)
                 op_reply_waiters(op);
@@ -580,6 +635,7 @@ void sriovd_ops_submit(struct sriovd_ops *ops, const struct sriov_addr *pf_addr,
         op->hierarchy = *sriov_device_hierarchy(pf);
         op->request = *request;
         op->created_usec = now_usec();
+        snprintf(op->lock_dir, sizeof(op->lock_dir), "%s/locks", ops->manager->options->runtime_dir);
         op->deadline = evtimer_new(ops->manager->base, on_deadline, op);
         op->quiet = evtimer_new(ops->manager->base, on_quiet, op);
         if (!op->deadline || !op->quiet) {

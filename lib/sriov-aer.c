@@ -176,3 +176,52 @@ void sriov_aer_done(struct sriov_aer *a) {
                 sriov_aer_counters_done(&a->kinds[k]);
         *a = (struct sriov_aer) {};
 }
+
+static uint64_t grew(uint64_t before, uint64_t after) {
+        return after >= before ? after - before : after;
+}
+
+unsigned sriov_aer_diff(const struct sriov_aer *old, const struct sriov_aer *now, sriov_aer_delta_cb cb, void *userdata) {
+        unsigned changed = 0;
+
+        for (SriovAerKind k = 0; k < _SRIOV_AER_KIND_MAX; k++) {
+                const struct sriov_aer_counters *o = &old->kinds[k], *n = &now->kinds[k];
+
+                for (size_t i = 0; i < n->n_counters; i++) {
+                        uint64_t d = grew(sriov_aer_counter_get(o, n->counters[i].name), n->counters[i].count);
+                        if (d == 0)
+                                continue;
+                        changed++;
+                        if (cb)
+                                cb(k, n->counters[i].name, d, userdata);
+                }
+                if (n->has_total) {
+                        uint64_t d = grew(o->has_total ? o->total : 0, n->total);
+                        if (d > 0) {
+                                changed++;
+                                if (cb)
+                                        cb(k, "total", d, userdata);
+                        }
+                }
+        }
+        return changed;
+}
+
+int sriov_aer_copy(const struct sriov_aer *src, struct sriov_aer *ret) {
+        struct sriov_aer a = *src;
+
+        for (SriovAerKind k = 0; k < _SRIOV_AER_KIND_MAX; k++) {
+                a.kinds[k].counters = NULL;
+                if (src->kinds[k].n_counters == 0)
+                        continue;
+                a.kinds[k].counters = calloc(src->kinds[k].n_counters, sizeof(struct sriov_aer_counter));
+                if (!a.kinds[k].counters) {
+                        sriov_aer_done(&a);
+                        return -ENOMEM;
+                }
+                memcpy(a.kinds[k].counters, src->kinds[k].counters,
+                       src->kinds[k].n_counters * sizeof(struct sriov_aer_counter));
+        }
+        *ret = a;
+        return 0;
+}

@@ -59,4 +59,11 @@ int sriov_aer_load(int dev_dirfd, struct sriov_aer *ret);
 bool sriov_aer_present(const struct sriov_aer *a);
 uint64_t sriov_aer_counter_get(const struct sriov_aer_counters *c, const char *name);
 void sriov_aer_counters_done(struct sriov_aer_counters *c);
+
+/* Calls cb for every counter (and total) that grew from old to now. A counter that went
+ * down (the device was reset or re-enumerated) counts from 0. Returns the number of
+ * changed counters. name is "total" for the TOTAL_ERR_* line. */
+typedef void (*sriov_aer_delta_cb)(SriovAerKind kind, const char *name, uint64_t delta, void *userdata);
+unsigned sriov_aer_diff(const struct sriov_aer *old, const struct sriov_aer *now, sriov_aer_delta_cb cb, void *userdata);
+int sriov_aer_copy(const struct sriov_aer *src, struct sriov_aer *ret);
 void sriov_aer_done(struct sriov_aer *a);

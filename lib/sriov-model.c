@@ -205,3 +205,22 @@ int sriov_model_refresh(struct sriov_model *m, const struct sriov_addr *a) {
         }
         return 1;
 }
+
+int sriov_model_refresh_aer(struct sriov_model *m, const struct sriov_addr *a, struct sriov_aer *ret_previous) {
+        struct sriov_device *d = model_get_mutable(m, a);
+        _cleanup_close_ int fd = -EBADF;
+        struct sriov_aer now;
+        int r;
+
+        if (!d)
+                return -ENOENT;
+        fd = sriov_sysfs_open_device(m->sysfs, a);
+        if (fd < 0)
+                return fd;
+        r = sriov_aer_load(fd, &now);
+        if (r < 0)
+                return r;
+        *ret_previous = d->aer;
+        d->aer = now;
+        return 0;
+}

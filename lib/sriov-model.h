@@ -33,5 +33,10 @@ const struct sriov_device *sriov_model_get(const struct sriov_model *m, const st
  * it to its PF). A function that is gone is forgotten. Returns 1 when it exists, 0 when
  * it was forgotten. */
 int sriov_model_refresh(struct sriov_model *m, const struct sriov_addr *a);
+/* Re-reads only the AER counters of one function (cheap: for periodic polling of
+ * correctable errors, which send no uevent). The previous counters are moved to
+ * ret_previous (caller calls sriov_aer_done()). -ENOENT if the model has no such function. */
+int sriov_model_refresh_aer(struct sriov_model *m, const struct sriov_addr *a, struct sriov_aer *ret_previous);
+
 /* After a remove event: drops the function and its entry in its PF's VF list. */
 int sriov_model_forget(struct sriov_model *m, const struct sriov_addr *a);
