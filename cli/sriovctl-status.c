@@ -70,6 +70,8 @@ static void print_pf(json_object *d) {
                 bound += drv != NULL;
                 printf("   %-4" PRId64 " %-14s %-12s ", jint(vf, "index", -1), strna(jstr(vf, "address")), drv ?: "-");
                 print_group(jint(vf, "iommu_group", -1));
+                if (jstr(vf, "vfio_device"))
+                        printf(" %s", jstr(vf, "vfio_device"));
                 printf("\n");
         }
         if (bound < n_vfs)

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 
 #include "sriovctl-client.h"
+#include "sriov-json.h"
 
 /* Exit statuses, documented in sriovctl --help and docs/cli.md. */
 enum {
@@ -30,6 +31,8 @@ int ctl_status(struct ctl_context *ctx, int argc, char **argv);
 int ctl_enable(struct ctl_context *ctx, int argc, char **argv);
 int ctl_disable(struct ctl_context *ctx, int argc, char **argv);
 int ctl_lock(struct ctl_context *ctx, int argc, char **argv);
+int ctl_bind(struct ctl_context *ctx, int argc, char **argv);
+int ctl_unbind(struct ctl_context *ctx, int argc, char **argv);
 
 /* Performs a request; on transport failure prints the one-line error and returns
  * -errno. The caller maps status codes. */

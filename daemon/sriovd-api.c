@@ -16,6 +16,8 @@
 #include "sriovd-log.h"
 #include "sriovd-manager.h"
 #include "sriovd-operation.h"
+#include "sriovd-bind.h"
+#include "sriov-bind.h"
 #include "sriov-enable.h"
 
 #define API_MAX_BODY (64 * 1024)
@@ -360,6 +362,44 @@ static void handle_device_sriov(struct sriovd_api *api, struct evhttp_request *r
         sriovd_ops_submit(api->manager->ops, &addr, &request, req);
 }
 
+static void handle_device_bind(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p) {
+        _cleanup_json_ json_object *body = NULL;
+        const char *err = NULL, *driver = NULL;
+        struct sriov_addr addr;
+        bool unbind = streq(p->seg[3], "unbind"), force = false;
+
+        if (sriov_addr_parse(p->seg[2], &addr) < 0) {
+                sriovd_api_reply_error(req, 400, "Malformed PCI address '%.64s': expected DDDD:BB:SS.F, e.g. 0000:3b:00.0",
+                                       p->seg[2]);
+                return;
+        }
+        if (!method_is(req, EVHTTP_REQ_POST, "POST"))
+                return;
+        if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) > 0 || !unbind) {
+                body = read_json_body(req, &err);
+                if (!body || !json_object_is_type(body, json_type_object)) {
+                        sriovd_api_reply_error(req, 400, "Bad request body: %s", err ?: "a JSON object is required");
+                        return;
+                }
+                json_object_object_foreach(body, key, val) {
+                        if (!unbind && streq(key, "driver") && json_object_is_type(val, json_type_string))
+                                driver = json_object_get_string(val);
+                        else if (!unbind && streq(key, "force") && json_object_is_type(val, json_type_boolean))
+                                force = json_object_get_boolean(val);
+                        else {
+                                sriovd_api_reply_error(req, 400, "Bad request body: unknown or mistyped member '%.32s' (allowed: %s)",
+                                                       key, unbind ? "none" : "driver (string), force (boolean)");
+                                return;
+                        }
+                }
+        }
+        if (!unbind && !sriov_driver_name_valid(driver)) {
+                sriovd_api_reply_error(req, 400, "Bad request body: driver must be a driver name ([A-Za-z0-9_-], at most 64)");
+                return;
+        }
+        sriovd_binds_submit(api->manager->binds, &addr, unbind ? NULL : driver, force, req);
+}
+
 static void handle_operations(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p) {
         if (!method_is(req, EVHTTP_REQ_GET, "GET"))
                 return;
@@ -397,6 +437,8 @@ static const struct api_route routes[] = {
         { { "v1", "devices" }, 2, handle_devices, false },
         { { "v1", "devices", "*" }, 3, handle_device, false },
         { { "v1", "devices", "*", "sriov" }, 4, handle_device_sriov, true },
+        { { "v1", "devices", "*", "bind" }, 4, handle_device_bind, true },
+        { { "v1", "devices", "*", "unbind" }, 4, handle_device_bind, true },
         { { "v1", "operations" }, 2, handle_operations, false },
         { { "v1", "operations", "*" }, 3, handle_operation, false },
 };

@@ -5,9 +5,12 @@
 #include <systemd/sd-daemon.h>
 
 #include "sriovd-api.h"
+#include "sriovd-bind.h"
 #include "sriovd-log.h"
 #include "sriovd-manager.h"
 #include "sriovd-operation.h"
+#include "sriovd-worker.h"
+#include "sriov-lock.h"
 
 static void count_roles(const struct sriov_model *model, size_t *ret_pfs, size_t *ret_vfs) {
         size_t pfs = 0, vfs = 0;
@@ -180,6 +183,9 @@ struct sriovd_manager *sriovd_manager_free(struct sriovd_manager *m) {
                 return NULL;
         sriovd_api_free(m->api);
         sriovd_ops_free(m->ops);
+        sriovd_binds_free(m->binds);
+        sriovd_workers_free(m->workers);
+        sriov_lock_manager_free(m->locks);
         free(m->desired);
         sriovd_monitor_free(m->monitor);
         if (m->sig_term)
@@ -238,9 +244,20 @@ int sriovd_manager_run(struct sriovd_manager *m) {
         load_desired(m);
         report_drift(m);
 
+        r = sriovd_workers_new(m->base, &m->workers);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up worker threads");
+        r = sriov_lock_manager_new(&m->locks);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the lock manager");
+
         r = sriovd_ops_new(m, &m->ops);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up operations");
+
+        r = sriovd_binds_new(m, &m->binds);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up driver binding");
 
         r = sriovd_api_new(m, m->options->socket_path, &m->api);
         if (r < 0)

@@ -17,6 +17,9 @@
 
 struct sriovd_api;
 struct sriovd_ops;
+struct sriovd_workers;
+struct sriovd_binds;
+struct sriov_lock_manager;
 
 struct sriovd_manager {
         struct sriovd_options *options;
@@ -27,6 +30,9 @@ struct sriovd_manager {
         struct sriovd_monitor *monitor;
         struct sriovd_api *api;
         struct sriovd_ops *ops;
+        struct sriovd_binds *binds;
+        struct sriovd_workers *workers;         /* threads for blocking kernel writes */
+        struct sriov_lock_manager *locks;       /* hierarchy → PF → VF ordering */
         struct sriov_desired *desired;  /* persisted in the state directory */
         size_t n_desired;
         struct event *sig_term;

@@ -99,8 +99,8 @@ struct sriovd_op {
 
 struct sriovd_ops {
         struct sriovd_manager *manager;
-        struct sriovd_workers *workers;
-        sriov_lock_manager *locks;
+        struct sriovd_workers *workers;         /* the manager's */
+        sriov_lock_manager *locks;              /* the manager's */
         struct sriovd_op *list;         /* newest first */
         uint64_t next_id;
 };
@@ -709,22 +709,12 @@ void sriovd_ops_kick(struct sriovd_ops *ops) {
 
 int sriovd_ops_new(struct sriovd_manager *m, struct sriovd_ops **ret) {
         struct sriovd_ops *ops = calloc(1, sizeof(*ops));
-        int r;
-
+        
         if (!ops)
                 return -ENOMEM;
         ops->manager = m;
-        r = sriovd_workers_new(m->base, &ops->workers);
-        if (r < 0) {
-                free(ops);
-                return r;
-        }
-        r = sriov_lock_manager_new(&ops->locks);
-        if (r < 0) {
-                sriovd_workers_free(ops->workers);
-                free(ops);
-                return r;
-        }
+        ops->workers = m->workers;
+        ops->locks = m->locks;
         *ret = ops;
         return 0;
 }
@@ -739,8 +729,6 @@ struct sriovd_ops *sriovd_ops_free(struct sriovd_ops *ops) {
                 op->n_waiters = 0;
                 op_free(op);
         }
-        sriovd_workers_free(ops->workers);
-        sriov_lock_manager_free(ops->locks);
         free(ops);
         return NULL;
 }

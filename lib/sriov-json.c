@@ -21,6 +21,16 @@ static json_object *int_or_null(int v) {
         return v >= 0 ? json_object_new_int(v) : NULL;
 }
 
+/* The VFIO character device of a function handed to vfio-pci: what a VM or DPDK opens. */
+static json_object *vfio_node(const char *driver, int group) {
+        char buf[32];
+
+        if (!driver || !streq(driver, "vfio-pci") || group < 0)
+                return NULL;
+        snprintf(buf, sizeof(buf), "/dev/vfio/%d", group);
+        return json_object_new_string(buf);
+}
+
 static json_object *counters_to_json(const struct sriov_aer_counters *c) {
         json_object *o = json_object_new_object();
 
@@ -74,6 +84,7 @@ static json_object *pf_to_json(const struct sriov_model *m, const struct sriov_p
                 const struct sriov_device *vd = m ? sriov_model_get(m, &pf->vfs[i].addr) : NULL;
                 json_object_object_add(vf, "driver", vd ? string_or_null(vd->driver) : NULL);
                 json_object_object_add(vf, "iommu_group", vd ? int_or_null(vd->iommu_group) : NULL);
+                json_object_object_add(vf, "vfio_device", vd ? vfio_node(vd->driver, vd->iommu_group) : NULL);
                 json_object_array_add(vfs, vf);
         }
         json_object_object_add(o, "vfs", vfs);
@@ -96,6 +107,7 @@ json_object *sriov_device_to_json(const struct sriov_model *m, const struct srio
         json_object_object_add(o, "device_name", string_or_null(d->device_name));
         json_object_object_add(o, "driver", string_or_null(d->driver));
         json_object_object_add(o, "iommu_group", int_or_null(d->iommu_group));
+        json_object_object_add(o, "vfio_device", vfio_node(d->driver, d->iommu_group));
 
         up = json_object_new_array();
         for (size_t i = 0; i < d->n_upstream; i++)

@@ -68,22 +68,44 @@ static int addr_cmp_qsort(const void *a, const void *b) {
         return sriov_addr_compare(a, b);
 }
 
+static int list_addresses(int dirfd, struct sriov_addr **ret, size_t *ret_n);
+
 int sriov_sysfs_list_devices(struct sriov_sysfs *s, struct sriov_addr **ret, size_t *ret_n) {
+        /* A fresh fd of the directory keeps our own for later openat() calls. */
+        int fd = openat(s->devices_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        return list_addresses(fd, ret, ret_n);
+}
+
+int sriov_sysfs_list_iommu_group(struct sriov_sysfs *s, int group, struct sriov_addr **ret, size_t *ret_n) {
+        char path[64];
+        int fd;
+
+        if (group < 0)
+                return -EINVAL;
+        snprintf(path, sizeof(path), "kernel/iommu_groups/%d/devices", group);
+        fd = openat(s->root_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        return list_addresses(fd, ret, ret_n);
+}
+
+int sriov_sysfs_root_has(struct sriov_sysfs *s, const char *path) {
+        return sriov_sysfs_has(s->root_fd, path);
+}
+
+/* Takes fd. */
+static int list_addresses(int fd, struct sriov_addr **ret, size_t *ret_n) {
         _cleanup_closedir_ DIR *d = NULL;
         _cleanup_free_ struct sriov_addr *list = NULL;
         size_t n = 0, cap = 0;
-        int fd;
 
-        /* fdopendir() takes the fd; a dup keeps ours for later openat() calls. */
-        fd = fcntl(s->devices_fd, F_DUPFD_CLOEXEC, 3);
-        if (fd < 0)
-                return negative_errno();
         d = fdopendir(fd);
         if (!d) {
                 safe_close(fd);
                 return negative_errno();
         }
-        rewinddir(d);
 
         for (;;) {
                 struct sriov_addr a;

@@ -52,6 +52,12 @@ int sriov_sysfs_write(int dirfd, const char *attr, const char *value);
 /* The same relative to the sysfs root, e.g. "bus/pci/rescan". */
 int sriov_sysfs_write_root(struct sriov_sysfs *s, const char *path, const char *value);
 
+/* Whether the sysfs root has an entry at path (e.g. "bus/pci/drivers/vfio-pci"). */
+int sriov_sysfs_root_has(struct sriov_sysfs *s, const char *path);
+
+/* Members of IOMMU group N (kernel/iommu_groups/N/devices), sorted. */
+int sriov_sysfs_list_iommu_group(struct sriov_sysfs *s, int group, struct sriov_addr **ret, size_t *ret_n);
+
 /* Whether dirfd has an entry of that name (attribute or link), without following links. */
 int sriov_sysfs_has(int dirfd, const char *name);
 
