@@ -11,6 +11,7 @@ static const struct ctl_command commands[] = {
         { "status", ctl_status, "[ADDRESS] [--json] [--all]", "Show PFs, their VFs, drivers and IOMMU groups" },
         { "enable", ctl_enable, "ADDRESS --vfs N [--all-or-nothing] ...", "Set the PF's VF count and report what came up" },
         { "disable", ctl_disable, "ADDRESS", "Remove all VFs of the PF" },
+        { "events", ctl_events, "[ADDRESS] [--follow] [--json]", "PCIe error events and AER counter changes" },
         { "bind", ctl_bind, "ADDRESS DRIVER [--force]", "Bind a function to a driver (e.g. vfio-pci)" },
         { "unbind", ctl_unbind, "ADDRESS", "Unbind a function's driver" },
         { "lock", ctl_lock, "ADDRESS [--shared] -- COMMAND...", "Run COMMAND holding sriovd's locks for ADDRESS" },

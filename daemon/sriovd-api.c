@@ -17,6 +17,7 @@
 #include "sriovd-manager.h"
 #include "sriovd-operation.h"
 #include "sriovd-bind.h"
+#include "sriovd-events.h"
 #include "sriov-bind.h"
 #include "sriov-enable.h"
 
@@ -400,6 +401,72 @@ static void handle_device_bind(struct sriovd_api *api, struct evhttp_request *re
         sriovd_binds_submit(api->manager->binds, &addr, unbind ? NULL : driver, force, req);
 }
 
+static int parse_u64_param(const char *v, uint64_t max, uint64_t *ret) {
+        unsigned long long x;
+        char *end;
+
+        if (!v || v[0] < '0' || v[0] > '9' || strlen(v) > 20)
+                return -EINVAL;
+        errno = 0;
+        x = strtoull(v, &end, 10);
+        if (errno != 0 || *end != '\0' || x > max)
+                return -EINVAL;
+        *ret = x;
+        return 0;
+}
+
+static void handle_events(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p) {
+        const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+        const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+        struct evkeyvalq params = {};
+        struct sriov_addr device;
+        bool have_device = false, follow = false;
+        uint64_t since = 0, limit = 0;
+
+        if (!method_is(req, EVHTTP_REQ_GET, "GET"))
+                return;
+        if (query) {
+                if (evhttp_parse_query_str(query, &params) < 0) {
+                        sriovd_api_reply_error(req, 400, "Malformed query string");
+                        return;
+                }
+                for (struct evkeyval *kv = params.tqh_first; kv; kv = kv->next.tqe_next) {
+                        const char *bad = NULL;
+                        if (streq(kv->key, "device")) {
+                                if (sriov_addr_parse(kv->value, &device) < 0)
+                                        bad = "device must be a PCI address DDDD:BB:SS.F";
+                                have_device = true;
+                        } else if (streq(kv->key, "since")) {
+                                if (parse_u64_param(kv->value, UINT64_MAX - 1, &since) < 0)
+                                        bad = "since must be an event sequence number";
+                        } else if (streq(kv->key, "limit")) {
+                                if (parse_u64_param(kv->value, 1000000, &limit) < 0)
+                                        bad = "limit must be a whole number up to 1000000";
+                        } else if (streq(kv->key, "follow")) {
+                                if (streq(kv->value, "1") || streq(kv->value, "true"))
+                                        follow = true;
+                                else if (!streq(kv->value, "0") && !streq(kv->value, "false"))
+                                        bad = "follow must be 0 or 1";
+                        } else
+                                bad = "unknown query parameter (allowed: device, since, limit, follow)";
+                        if (bad) {
+                                evhttp_clear_headers(&params);
+                                sriovd_api_reply_error(req, 400, "%s", bad);
+                                return;
+                        }
+                }
+                evhttp_clear_headers(&params);
+        }
+        if (follow) {
+                int r = sriovd_events_follow(api->manager->events, req, have_device ? &device : NULL, since);
+                if (r < 0)
+                        sriovd_api_reply_error(req, 503, "Too many followers");
+                return;
+        }
+        sriovd_api_reply_json(req, 200, sriovd_events_query_json(api->manager->events, have_device ? &device : NULL,
+                                                                 since, (size_t) limit));
+}
+
 static void handle_operations(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p) {
         if (!method_is(req, EVHTTP_REQ_GET, "GET"))
                 return;
@@ -440,6 +507,7 @@ static const struct api_route routes[] = {
         { { "v1", "devices", "*", "bind" }, 4, handle_device_bind, true },
         { { "v1", "devices", "*", "unbind" }, 4, handle_device_bind, true },
         { { "v1", "operations" }, 2, handle_operations, false },
+        { { "v1", "events" }, 2, handle_events, false },
         { { "v1", "operations", "*" }, 3, handle_operation, false },
 };
 

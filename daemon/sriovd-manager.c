@@ -6,6 +6,7 @@
 
 #include "sriovd-api.h"
 #include "sriovd-bind.h"
+#include "sriovd-events.h"
 #include "sriovd-log.h"
 #include "sriovd-manager.h"
 #include "sriovd-operation.h"
@@ -41,7 +42,81 @@ static void status_timer_cb(evutil_socket_t fd, short what, void *userdata) {
                 notify_status(m);
 }
 
-void sriovd_manager_handle_uevent(struct sriovd_manager *m, const char *action, const struct sriov_addr *addr) {
+struct delta_ctx {
+        struct sriovd_event *ev;
+        bool mine;                      /* the device's own counters, not its root port's */
+};
+
+static void add_delta(SriovAerKind kind, const char *name, uint64_t delta, void *userdata) {
+        struct delta_ctx *c = userdata;
+
+        sriovd_event_add_delta(c->ev, kind, name, delta);
+        /* The most severe class that grew names the event. */
+        if (kind == SRIOV_AER_FATAL || (kind == SRIOV_AER_NONFATAL && !streq(c->ev->severity, "fatal")) ||
+            (kind == SRIOV_AER_CORRECTABLE && !c->ev->severity[0]))
+                snprintf(c->ev->severity, sizeof(c->ev->severity), "%s", sriov_aer_kind_to_string(kind));
+}
+
+/* Re-reads the AER counters of addr and adds what grew to ev. */
+static void collect_aer_deltas(struct sriovd_manager *m, const struct sriov_addr *addr, struct sriovd_event *ev) {
+        const struct sriov_device *d = sriov_model_get(m->model, addr);
+        struct sriov_aer before = {};
+        struct delta_ctx ctx = { .ev = ev };
+
+        if (!d || !sriov_aer_present(&d->aer))
+                return;
+        if (sriov_model_refresh_aer(m->model, addr, &before) < 0)
+                return;
+        d = sriov_model_get(m->model, addr);
+        if (d)
+                (void) sriov_aer_diff(&before, &d->aer, add_delta, &ctx);
+        sriov_aer_done(&before);
+}
+
+static void handle_error_event(struct sriovd_manager *m, const struct sriov_addr *addr, const char *error_event,
+                               const char *online) {
+        const struct sriov_device *d = sriov_model_get(m->model, addr);
+        struct sriovd_event ev = { .addr = *addr, .device_online = -1 };
+
+        ev.hierarchy = d ? *sriov_device_hierarchy(d) : *addr;
+        /* The kernel's value is copied only when it is one it sends: a stray property must
+         * not read as a recovery state. */
+        if (streq(error_event, "BEGIN_RECOVERY") || streq(error_event, "SUCCESSFUL_RECOVERY") ||
+            streq(error_event, "FAILED_RECOVERY"))
+                snprintf(ev.kind, sizeof(ev.kind), "%s", error_event);
+        else
+                snprintf(ev.kind, sizeof(ev.kind), "UNKNOWN_ERROR_EVENT");
+        if (online && (streq(online, "0") || streq(online, "1")))
+                ev.device_online = online[0] == '1';
+
+        collect_aer_deltas(m, addr, &ev);
+        if (!sriov_addr_equal(&ev.hierarchy, addr))
+                collect_aer_deltas(m, &ev.hierarchy, &ev);
+        sriovd_events_record(m->events, &ev);
+}
+
+/* Correctable errors send no uevent: their counters are read at an interval. Only
+ * functions that have AER files are read, a few small files each. */
+static void aer_poll_cb(evutil_socket_t fd, short what, void *userdata) {
+        struct sriovd_manager *m = userdata;
+
+        for (size_t i = 0; i < sriov_model_size(m->model); i++) {
+                const struct sriov_device *d = sriov_model_at(m->model, i);
+                struct sriovd_event ev = { .addr = d->addr, .device_online = -1 };
+
+                if (!sriov_aer_present(&d->aer))
+                        continue;
+                ev.hierarchy = *sriov_device_hierarchy(d);
+                snprintf(ev.kind, sizeof(ev.kind), "AER_COUNTERS");
+                collect_aer_deltas(m, &ev.addr, &ev);
+                if (ev.n_deltas > 0 || ev.deltas_dropped > 0)
+                        sriovd_events_record(m->events, &ev);
+        }
+}
+
+void sriovd_manager_handle_uevent(struct sriovd_manager *m, const char *action, const struct sriov_addr *addr,
+                                  struct udev_device *dev) {
+        const char *error_event = dev ? udev_device_get_property_value(dev, "ERROR_EVENT") : NULL;
         int r;
 
         m->n_uevents++;
@@ -62,6 +137,8 @@ void sriovd_manager_handle_uevent(struct sriovd_manager *m, const char *action, 
                                   SRIOV_ADDR_STR(addr), action);
         else
                 log_debug("uevent %s %s", action, SRIOV_ADDR_STR(addr));
+        if (error_event && m->events)
+                handle_error_event(m, addr, error_event, udev_device_get_property_value(dev, "DEVICE_ONLINE"));
         if (m->ops)
                 sriovd_ops_on_uevent(m->ops, action, addr);
 }
@@ -129,7 +206,7 @@ static void report_drift(struct sriovd_manager *m) {
 }
 
 static void on_uevent(const char *action, const struct sriov_addr *addr, struct udev_device *dev, void *userdata) {
-        sriovd_manager_handle_uevent(userdata, action, addr);
+        sriovd_manager_handle_uevent(userdata, action, addr, dev);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *userdata) {
@@ -184,6 +261,9 @@ struct sriovd_manager *sriovd_manager_free(struct sriovd_manager *m) {
         sriovd_api_free(m->api);
         sriovd_ops_free(m->ops);
         sriovd_binds_free(m->binds);
+        sriovd_events_free(m->events);
+        if (m->aer_poll)
+                event_free(m->aer_poll);
         sriovd_workers_free(m->workers);
         sriov_lock_manager_free(m->locks);
         free(m->desired);
@@ -250,6 +330,15 @@ int sriovd_manager_run(struct sriovd_manager *m) {
         r = sriov_lock_manager_new(&m->locks);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the lock manager");
+
+        r = sriovd_events_new(m->options->history_size, &m->events);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the event history");
+        if (m->options->aer_poll_sec > 0) {
+                m->aer_poll = event_new(m->base, -1, EV_PERSIST, aer_poll_cb, m);
+                if (!m->aer_poll || event_add(m->aer_poll, &(struct timeval) { .tv_sec = m->options->aer_poll_sec }) < 0)
+                        return log_error_errno(ENOMEM, "Failed to set up AER counter polling");
+        }
 
         r = sriovd_ops_new(m, &m->ops);
         if (r < 0)

@@ -19,6 +19,7 @@ struct sriovd_api;
 struct sriovd_ops;
 struct sriovd_workers;
 struct sriovd_binds;
+struct sriovd_events;
 struct sriov_lock_manager;
 
 struct sriovd_manager {
@@ -31,6 +32,8 @@ struct sriovd_manager {
         struct sriovd_api *api;
         struct sriovd_ops *ops;
         struct sriovd_binds *binds;
+        struct sriovd_events *events;
+        struct event *aer_poll;
         struct sriovd_workers *workers;         /* threads for blocking kernel writes */
         struct sriov_lock_manager *locks;       /* hierarchy → PF → VF ordering */
         struct sriov_desired *desired;  /* persisted in the state directory */
@@ -66,4 +69,5 @@ const struct sriov_desired *sriovd_manager_get_desired(struct sriovd_manager *m,
 void sriovd_manager_status_changed(struct sriovd_manager *m);
 
 /* Applies one kernel uevent to the model (exposed for tests). */
-void sriovd_manager_handle_uevent(struct sriovd_manager *m, const char *action, const struct sriov_addr *addr);
+void sriovd_manager_handle_uevent(struct sriovd_manager *m, const char *action, const struct sriov_addr *addr,
+                                  struct udev_device *dev);

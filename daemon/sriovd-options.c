@@ -45,6 +45,9 @@ void sriovd_options_help(const char *argv0) {
                "  --admin-group GROUP     members may change state (root always may)\n"
                "  --settle-quiet-ms MS    after a VF count change, settled once no uevent for\n"
                "                          the PF or its VFs came for MS ms (default 2000)\n"
+               "  --history-size N        PCIe error events kept in memory (default 4096)\n"
+               "  --aer-poll-interval S   read AER counters every S seconds for correctable\n"
+               "                          errors, which send no uevent (default 10, 0 off)\n"
                "  --log-level LEVEL       debug, info, notice, warning, err (default info)\n"
                "  -h, --help              show this help\n"
                "  --version               show the version\n",
@@ -67,10 +70,25 @@ static int set_string(char **dst, const char *value, const char *opt) {
         return 0;
 }
 
+static int parse_unsigned(const char *s, unsigned long min, unsigned long max, const char *opt, const char *unit,
+                          unsigned *ret) {
+        unsigned long v;
+        char *end;
+
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (errno != 0 || *end != '\0' || s[0] < '0' || s[0] > '9' || v < min || v > max) {
+                fprintf(stderr, "sriovd: %s must be a whole number of %s from %lu to %lu, not '%s'\n", opt, unit, min, max, s);
+                return -EINVAL;
+        }
+        *ret = (unsigned) v;
+        return 0;
+}
+
 int sriovd_options_parse(struct sriovd_options *o, int argc, char **argv) {
         enum {
                 ARG_SOCKET = 0x100, ARG_SYSFS_ROOT, ARG_STATE_DIR, ARG_RUNTIME_DIR, ARG_CONFIG,
-                ARG_UEVENT_SOURCE, ARG_LOG_LEVEL, ARG_ADMIN_GROUP, ARG_VERSION, ARG_SETTLE_QUIET,
+                ARG_UEVENT_SOURCE, ARG_LOG_LEVEL, ARG_ADMIN_GROUP, ARG_VERSION, ARG_SETTLE_QUIET, ARG_HISTORY_SIZE, ARG_AER_POLL,
         };
         static const struct option options[] = {
                 { "socket", required_argument, NULL, ARG_SOCKET },
@@ -82,13 +100,15 @@ int sriovd_options_parse(struct sriovd_options *o, int argc, char **argv) {
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "admin-group", required_argument, NULL, ARG_ADMIN_GROUP },
                 { "settle-quiet-ms", required_argument, NULL, ARG_SETTLE_QUIET },
+                { "history-size", required_argument, NULL, ARG_HISTORY_SIZE },
+                { "aer-poll-interval", required_argument, NULL, ARG_AER_POLL },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {}
         };
         int c, r;
 
-        *o = (struct sriovd_options) { .log_level = LOG_INFO, .settle_quiet_ms = 2000 };
+        *o = (struct sriovd_options) { .log_level = LOG_INFO, .settle_quiet_ms = 2000, .history_size = 4096, .aer_poll_sec = 10 };
         if (set_string(&o->socket_path, SRIOVD_DEFAULT_SOCKET, "") < 0 ||
             set_string(&o->sysfs_root, "/sys", "") < 0 ||
             set_string(&o->state_dir, SRIOVD_DEFAULT_STATE_DIR, "") < 0 ||
@@ -132,19 +152,15 @@ int sriovd_options_parse(struct sriovd_options *o, int argc, char **argv) {
                                 r = -EINVAL;
                         }
                         break;
-                case ARG_SETTLE_QUIET: {
-                        char *end;
-                        unsigned long v;
-                        errno = 0;
-                        v = strtoul(optarg, &end, 10);
-                        r = 0;
-                        if (errno != 0 || *end != '\0' || optarg[0] < '0' || optarg[0] > '9' || v < 10 || v > 600000) {
-                                fprintf(stderr, "sriovd: --settle-quiet-ms must be a number of milliseconds from 10 to 600000\n");
-                                r = -EINVAL;
-                        } else
-                                o->settle_quiet_ms = (unsigned) v;
+                case ARG_SETTLE_QUIET:
+                        r = parse_unsigned(optarg, 10, 600000, "--settle-quiet-ms", "milliseconds", &o->settle_quiet_ms);
                         break;
-                }
+                case ARG_HISTORY_SIZE:
+                        r = parse_unsigned(optarg, 16, 1048576, "--history-size", "events", &o->history_size);
+                        break;
+                case ARG_AER_POLL:
+                        r = parse_unsigned(optarg, 0, 3600, "--aer-poll-interval", "seconds (0: off)", &o->aer_poll_sec);
+                        break;
                 case 'h':
                         o->show_help = true;
                         r = 0;

@@ -20,6 +20,8 @@ struct sriovd_options {
         UeventSource uevent_source;
         int log_level;
         unsigned settle_quiet_ms;       /* quiet window that ends settling */
+        unsigned history_size;          /* PCIe error events kept in memory */
+        unsigned aer_poll_sec;          /* correctable errors: counter read interval, 0 off */
         char *admin_group;      /* members may change state; root and the daemon's user always may */
         bool show_help;
         bool show_version;

@@ -31,18 +31,23 @@ const char *sriov_aer_kind_to_string(SriovAerKind k) {
         return kind_names[k];
 }
 
+/* The kernel names unnamed (reserved) bits "dev_cor_errs_bit[1]" (aer_stats_dev_attr()
+ * in drivers/pci/pcie/aer.c), so brackets belong to names too. */
 static bool is_name_char(char c) {
-        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '[' ||
+               c == ']';
 }
 
 static int parse_count(const char *p, size_t len, uint64_t *ret) {
         uint64_t v = 0;
 
-        if (len == 0 || len > 20)
-                return len == 0 ? -EBADMSG : -ERANGE;
-        for (size_t i = 0; i < len; i++) {
+        if (len == 0)
+                return -EBADMSG;
+        /* Syntax first, so that long junk is a bad message and not a range error. */
+        for (size_t i = 0; i < len; i++)
                 if (p[i] < '0' || p[i] > '9')
                         return -EBADMSG;
+        for (size_t i = 0; i < len; i++) {
                 unsigned d = (unsigned) (p[i] - '0');
                 if (v > (UINT64_MAX - d) / 10)
                         return -ERANGE;
@@ -210,8 +215,10 @@ unsigned sriov_aer_diff(const struct sriov_aer *old, const struct sriov_aer *now
 int sriov_aer_copy(const struct sriov_aer *src, struct sriov_aer *ret) {
         struct sriov_aer a = *src;
 
-        for (SriovAerKind k = 0; k < _SRIOV_AER_KIND_MAX; k++) {
+        /* None of src's arrays may be reachable from a when it is freed on failure. */
+        for (SriovAerKind k = 0; k < _SRIOV_AER_KIND_MAX; k++)
                 a.kinds[k].counters = NULL;
+        for (SriovAerKind k = 0; k < _SRIOV_AER_KIND_MAX; k++) {
                 if (src->kinds[k].n_counters == 0)
                         continue;
                 a.kinds[k].counters = calloc(src->kinds[k].n_counters, sizeof(struct sriov_aer_counter));

@@ -130,6 +130,10 @@ static int load_vfs(int fd, struct sriov_pf_info *pf) {
                 r = sriov_sysfs_read_link_name(fd, link, &name);
                 if (r == -ENOENT)       /* removed while we listed: the remove event follows */
                         continue;
+                if (r == -EBADMSG) {    /* a link the kernel would not make: skip it, keep the PF */
+                        sriov_debug("device: %s has an empty target, skipped", link);
+                        continue;
+                }
                 if (r < 0)
                         return r;
                 if (sriov_addr_parse(name, &vfs[n].addr) < 0) {

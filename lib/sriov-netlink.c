@@ -502,7 +502,7 @@ static int on_seq_check(struct nl_msg *msg, void *userdata) {
         return nlmsg_hdr(msg)->nlmsg_seq == s->seq ? NL_OK : NL_SKIP;
 }
 
-static int on_ack(struct nl_msg *msg, void *userdata) {
+static int on_ack(_unused_ struct nl_msg *msg, void *userdata) {
         struct ack_state *s = userdata;
 
         s->error = 0;
@@ -511,7 +511,7 @@ static int on_ack(struct nl_msg *msg, void *userdata) {
 }
 
 /* The kernel's errno, before libnl folds it into an NLE_* code. */
-static int on_error(struct sockaddr_nl *nla, struct nlmsgerr *e, void *userdata) {
+static int on_error(_unused_ struct sockaddr_nl *nla, struct nlmsgerr *e, void *userdata) {
         struct ack_state *s = userdata;
 
         s->error = e->error < 0 ? e->error : -EIO;

@@ -1,0 +1,1283 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""simkernel: a simulated Linux PCI / SR-IOV kernel for sriovd's "sim" tests.
+
+Built on a umockdev testbed (stdlib + gi UMockdev only).  A program started
+under umockdev's preload with $UMOCKDEV_DIR pointing at the testbed sees the
+testbed instead of the real /sys.  This module lays out a realistic sysfs tree
+(root ports, SR-IOV PFs, VFs, drivers, IOMMU groups, AER counters) and runs a
+watcher thread that reacts to writes of ``sriov_numvfs`` the way Linux 6.1 does
+(see docs/kernel-testbed.md: what the real kernel did in the VM).
+
+Usage::
+
+    sim = SimKernel()
+    sim.add_root_port('0000:00:02.0')
+    sim.add_pf('0000:01:00.0', '0000:00:02.0', total_vfs=4, vf_driver='nvme')
+    sim.start_daemon()
+    sim.wait_ready()
+    sim.write_numvfs('0000:01:00.0', 3)      # an administrator's echo 3 > ...
+    rc, out, err = sim.ctl('status', '--json')
+    sim.close()
+
+What was checked on this machine (umockdev 0.17.16, systemd/libudev 252), see
+test_simkernel.py:
+  * a wrapped process (umockdev-wrapper) sees the testbed for opendir, open,
+    read, readlink, realpath of /sys paths; relative symlinks inside the
+    testbed resolve inside the testbed;
+  * writes by a wrapped process land in the testbed file and raise
+    IN_CLOSE_WRITE on an inotify watch held by this (unwrapped) process;
+  * a libudev monitor on source "kernel" in a wrapped process gets its netlink
+    socket turned into an AF_UNIX socket $UMOCKDEV_DIR/event<fd>; messages sent
+    there in the kernel's format ("ACTION@DEVPATH\\0KEY=VAL\\0...") or in
+    libudev's format are received with all their properties, and a
+    subsystem filter ("pci") still works.
+
+Why this module sends uevents itself instead of Testbed.uevent():
+  * UMockdev.Testbed.uevent() sends non-blocking; when a listener's queue is
+    full (net.unix.max_dgram_qlen is only 10 on this machine) umockdev 0.17.16
+    aborts the whole test process ("sendmsg failed: Resource temporarily
+    unavailable").  Seen with 50 quick events to a stopped listener.
+  * it resolves the device through libudev in the *calling* process, so the
+    test process itself must run under the preload.
+  * properties set with set_property() persist in the uevent file, so an
+    ERROR_EVENT= would leak into every later event of that device.
+  Here every uevent is sent with a blocking sendto() (flow control instead of
+  loss: the real kernel with sriovd's large receive buffer does not drop
+  either), properties per event, kernel message format.  A listener that does
+  not drain its queue within ``uevent_send_timeout`` seconds loses the event;
+  the loss is recorded in ``dropped_uevents``.
+
+Known differences from the real kernel (the VM tier is the reference):
+  * A write to a plain file cannot fail: where the kernel returns EBUSY
+    (VFs already enabled), ERANGE (above sriov_totalvfs), EINVAL (not a
+    number), ENOENT (no PF driver) or an injected errno, the writer sees
+    success.  The simulator records the write in ``rejected_writes`` and puts
+    the previous count back into the file.
+  * The real write blocks until every VF exists; here the write returns at
+    once and the VFs appear afterwards (``per_vf_delay`` apart).  The file
+    reads the new count from the moment of the write.  Use ``hang=True``
+    (a FIFO that blocks the writer's open()) for a write that does not return.
+  * While hung, readers of sriov_numvfs block too (the 6.1 kernel also blocks
+    readers on the device lock), but a reader that opens the FIFO while a
+    writer is blocked receives the writer's bytes instead of a count.
+  * The simulator learns the written value by reading the file after the
+    writer closed it.  A writer that does not truncate (no O_TRUNC) and writes
+    a shorter string without a newline over a longer one (e.g. "5" over
+    "12\\n") leaves "52\\n" behind, which is what the simulator sees.  Writers
+    should write "N\\n" (as echo does) or open with O_TRUNC.
+  * Per VF the simulator emits add, change (``vf_change_event``) and, when a
+    driver binds, bind; the order of the VF change/bind against the VM's
+    recording is not verified.
+"""
+
+import ctypes
+import errno
+import glob
+import http.client
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+import gi
+gi.require_version('UMockdev', '1.0')
+from gi.repository import UMockdev  # noqa: E402
+
+SRIOVD = os.environ.get('SRIOVD', '/work/main/build/daemon/sriovd')
+SRIOVCTL = os.environ.get('SRIOVCTL', '/work/main/build/cli/sriovctl')
+WRAPPER = shutil.which('umockdev-wrapper') or '/usr/bin/umockdev-wrapper'
+
+# Kernel names (drivers/pci/pcie/aer.c, 6.1), in bit order.
+AER_CORRECTABLE = ['RxErr', 'BadTLP', 'BadDLLP', 'Rollover', 'Timeout',
+                   'NonFatalErr', 'CorrIntErr', 'HeaderOF']
+AER_UNCORRECTABLE = ['Undefined', 'DLP', 'SDES', 'TLP', 'FCP', 'CmpltTO',
+                     'CmpltAbrt', 'UnxCmplt', 'RxOF', 'MalfTLP', 'ECRC',
+                     'UnsupReq', 'ACSViol', 'UncorrIntErr', 'BlockedTLP',
+                     'AtomicOpBlocked', 'TLPBlockedErr', 'PoisonTLPBlocked']
+AER_KINDS = {
+    'correctable': ('aer_dev_correctable', AER_CORRECTABLE, 'TOTAL_ERR_COR',
+                    'aer_rootport_total_err_cor'),
+    'nonfatal': ('aer_dev_nonfatal', AER_UNCORRECTABLE, 'TOTAL_ERR_NONFATAL',
+                 'aer_rootport_total_err_nonfatal'),
+    'fatal': ('aer_dev_fatal', AER_UNCORRECTABLE, 'TOTAL_ERR_FATAL',
+              'aer_rootport_total_err_fatal'),
+}
+
+# inotify through ctypes
+_IN_CLOSE_WRITE = 0x00000008
+_IN_IGNORED = 0x00008000
+_IN_NONBLOCK = 0o4000
+_IN_CLOEXEC = 0o2000000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def parse_bdf(addr):
+    """'0000:01:00.1' -> (domain, bus, device, function); ValueError if bad."""
+    try:
+        dom, bus, rest = addr.split(':')
+        dev, fn = rest.split('.')
+        d, b, s, f = int(dom, 16), int(bus, 16), int(dev, 16), int(fn, 16)
+    except ValueError:
+        raise ValueError('bad PCI address %r' % addr) from None
+    if len(dom) != 4 or len(bus) != 2 or len(dev) != 2 or len(fn) != 1 \
+            or s > 31 or f > 7:
+        raise ValueError('bad PCI address %r' % addr)
+    return d, b, s, f
+
+
+def format_bdf(domain, bus, dev, fn):
+    return '%04x:%02x:%02x.%x' % (domain, bus, dev, fn)
+
+
+def routing_id(addr):
+    _, b, s, f = parse_bdf(addr)
+    return (b << 8) | (s << 3) | f
+
+
+def vf_address(pf_addr, offset, stride, index):
+    """Address of VF `index` (0-based) from the PF's routing id (PCIe SR-IOV
+    First VF Offset / VF Stride arithmetic, as pci_iov_virtfn_bus/devfn)."""
+    dom = parse_bdf(pf_addr)[0]
+    rid = routing_id(pf_addr) + offset + index * stride
+    return format_bdf(dom, (rid >> 8) & 0xffff, (rid >> 3) & 0x1f, rid & 7)
+
+
+def kstrtou16(raw):
+    """Parse like the kernel's kstrtou16(buf, 0): returns (value, 0) or
+    (None, errno).  One trailing newline is accepted."""
+    s = raw.decode('latin-1') if isinstance(raw, bytes) else raw
+    # The file holds what the writer wrote over the previous content; a
+    # writer that did not truncate leaves old bytes after its newline.
+    s = s.split('\n', 1)[0]
+    if s.startswith('+'):
+        s = s[1:]
+    if not s:
+        return None, errno.EINVAL
+    if s[:2].lower() == '0x':
+        base, digits = 16, s[2:]
+    elif s[0] == '0' and len(s) > 1:
+        base, digits = 8, s[1:]
+    else:
+        base, digits = 10, s
+    valid = '0123456789abcdef'[:base]
+    if not digits or any(c not in valid for c in digits.lower()):
+        return None, errno.EINVAL
+    v = int(digits, base)
+    if v > 0xffff:
+        return None, errno.ERANGE
+    return v, 0
+
+
+class Device:
+    """What the simulator knows about one PCI function."""
+
+    def __init__(self, addr, devpath, role):
+        self.addr = addr
+        self.devpath = devpath          # '/sys/devices/...'
+        self.role = role                # 'bridge' | 'pf' | 'vf' | 'other'
+        self.parent = None              # address of the parent bridge
+        self.driver = None
+        self.iommu_group = None
+        self.vendor = self.device = self.klass = None
+        self.subsys_vendor = self.subsys_device = None
+        self.aer = None                 # {'correctable': {...}, ...}
+        self.aer_rootport = None        # {'correctable': n, ...} on root ports
+        # bridges
+        self.secondary_bus = self.subordinate_bus = None
+        # PFs
+        self.total_vfs = 0
+        self.num_vfs = 0
+        self.offset = self.stride = 1
+        self.vf_device = None
+        self.vf_driver = None
+        self.vfs = []                   # VF addresses, index order
+        self.behaviour = {}
+        self.numvfs_fd = None
+        self.numvfs_wd = None
+        self.hung = False
+        self.op_lock = threading.Lock()
+        # VFs
+        self.pf = None
+        self.vf_index = None
+
+    def __repr__(self):
+        return '<Device %s %s>' % (self.role, self.addr)
+
+
+DEFAULT_BEHAVIOUR = {
+    'probe_fails': False,      # VFs get no driver (the NVMe case in the VM)
+    'probe_fail_mode': 'silent',  # 'silent': no bind; 'unbind': bind, then unbind
+    'short_by': 0,             # the PF driver enables N-k VFs and succeeds
+    'per_vf_delay': 0.0,       # seconds between VFs
+    'disable_delay': 0.0,      # the kernel sleeps 1 s in sriov_disable
+    'hang': False,             # sriov_numvfs is a FIFO nobody reads
+    'fail_errno': 0,           # the PF driver's sriov_configure fails
+    'vf_change_event': True,   # per VF: add, change, [bind]
+}
+
+
+class _Inotify:
+    def __init__(self):
+        self.fd = _libc.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
+        if self.fd < 0:
+            e = ctypes.get_errno()
+            raise OSError(e, 'inotify_init1: ' + os.strerror(e))
+
+    def add(self, path, mask=_IN_CLOSE_WRITE):
+        wd = _libc.inotify_add_watch(self.fd, os.fsencode(path), mask)
+        if wd < 0:
+            e = ctypes.get_errno()
+            raise OSError(e, 'inotify_add_watch %s: %s' % (path, os.strerror(e)))
+        return wd
+
+    def rm(self, wd):
+        _libc.inotify_rm_watch(self.fd, wd)
+
+    def read(self):
+        try:
+            buf = os.read(self.fd, 65536)
+        except BlockingIOError:
+            return []
+        out, i = [], 0
+        while i + 16 <= len(buf):
+            wd, mask, _cookie, ln = struct.unpack_from('iIII', buf, i)
+            out.append((wd, mask))
+            i += 16 + ln
+        return out
+
+    def pending(self):
+        import fcntl
+        import termios
+        b = bytearray(4)
+        fcntl.ioctl(self.fd, termios.FIONREAD, b)
+        return struct.unpack('i', b)[0]
+
+    def close(self):
+        os.close(self.fd)
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout=10):
+        super().__init__('localhost', timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        s.connect(self.unix_path)
+        self.sock = s
+
+
+class SimKernel:
+    """A umockdev testbed plus a simulated kernel that reacts to writes."""
+
+    def __init__(self, uevent_format='kernel', uevent_send_timeout=10.0):
+        self.tb = UMockdev.Testbed.new()
+        self.root = self.tb.get_root_dir()
+        self.sys = self.tb.get_sys_dir()
+        self.tmp = tempfile.mkdtemp(prefix='sriovd-sim.')
+        self.uevent_format = uevent_format
+        self.uevent_send_timeout = uevent_send_timeout
+        self.devices = {}
+        self.rejected_writes = []   # dicts: address, value, errno, name
+        self.writes = []            # every write seen: (address, raw bytes)
+        self.dmesg = []             # what the kernel would have logged
+        self.uevents_sent = []      # (action, address, props dict)
+        self.dropped_uevents = []
+        self._lock = threading.RLock()
+        self._seqnum = 1000
+        self._busy = 0
+        self._handled = 0           # writes carried out (or rejected)
+        self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._sender.settimeout(uevent_send_timeout)
+        self._ino = _Inotify()
+        self._wd = {}               # wd -> pf address
+        self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        self._stop = False
+        self._watcher_error = None
+        self._next_bus = 1
+        for d in ('bus/pci/devices', 'bus/pci/drivers', 'kernel/iommu_groups'):
+            os.makedirs(self._p('/sys/' + d), exist_ok=True)
+        for f in ('bus/pci/drivers_probe', 'bus/pci/rescan',
+                  'bus/pci/drivers_autoprobe'):
+            self._write(self._p('/sys/' + f), '1\n' if 'autoprobe' in f else '')
+        self._watcher = threading.Thread(target=self._watch_loop, daemon=True,
+                                         name='simkernel-watcher')
+        self._watcher.start()
+        # daemon state
+        self.proc = None
+        self.notify_messages = []   # list of lines, in arrival order
+        self._notify_cond = threading.Condition()
+        self._notify_sock = None
+        self.socket_path = os.path.join(self.tmp, 'sriovd.sock')
+        self.log_path = os.path.join(self.tmp, 'sriovd.log')
+
+    # ------------------------------------------------------------------ paths
+    def _p(self, syspath, *names):
+        """Host path of a sysfs path ('/sys/...') inside the testbed."""
+        return os.path.join(self.root + syspath, *names)
+
+    def path(self, addr, *names):
+        """Host path of a device's directory or one of its attributes."""
+        return self._p(self.devices[addr].devpath, *names)
+
+    @staticmethod
+    def _write(path, text):
+        with open(path, 'w') as f:
+            f.write(text)
+
+    def _symlink(self, from_syspath, name, target_syspath):
+        link = self._p(from_syspath, name)
+        rel = os.path.relpath(target_syspath, from_syspath)
+        if os.path.lexists(link):
+            os.unlink(link)
+        os.symlink(rel, link)
+
+    def read_attr(self, addr, name):
+        with open(self.path(addr, name)) as f:
+            return f.read()
+
+    def device(self, addr):
+        return self.devices[addr]
+
+    @property
+    def env(self):
+        """Environment for a program that must see the testbed."""
+        e = dict(os.environ)
+        e['UMOCKDEV_DIR'] = self.root
+        return e
+
+    # ---------------------------------------------------------------- uevents
+    def _uevent_props(self, dev):
+        props = {}
+        try:
+            with open(self._p(dev.devpath, 'uevent')) as f:
+                for line in f:
+                    k, _, v = line.rstrip('\n').partition('=')
+                    if k:
+                        props[k] = v
+        except FileNotFoundError:
+            pass
+        return props
+
+    def _modalias_props(self, dev):
+        cls = int(dev.klass, 16)
+        p = {}
+        if dev.driver:
+            p['DRIVER'] = dev.driver
+        p['PCI_CLASS'] = '%X' % cls
+        p['PCI_ID'] = '%s:%s' % (dev.vendor.upper(), dev.device.upper())
+        p['PCI_SUBSYS_ID'] = '%s:%s' % (dev.subsys_vendor.upper(),
+                                         dev.subsys_device.upper())
+        p['PCI_SLOT_NAME'] = dev.addr
+        p['MODALIAS'] = 'pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X' % (
+            int(dev.vendor, 16), int(dev.device, 16), int(dev.subsys_vendor, 16),
+            int(dev.subsys_device, 16), cls >> 16, (cls >> 8) & 0xff, cls & 0xff)
+        return p
+
+    def _refresh_uevent_file(self, dev):
+        p = self._modalias_props(dev)
+        self._write(self._p(dev.devpath, 'uevent'),
+                    ''.join('%s=%s\n' % kv for kv in p.items()))
+
+    def _send_uevent(self, dev, action, extra=None):
+        with self._lock:
+            self._seqnum += 1
+            devpath = dev.devpath[len('/sys'):]
+            props = {'ACTION': action, 'DEVPATH': devpath, 'SUBSYSTEM': 'pci'}
+            props.update(self._uevent_props(dev))
+            if extra:
+                props.update({k: str(v) for k, v in extra.items()})
+            props['SEQNUM'] = str(self._seqnum)
+            body = b''.join(('%s=%s' % kv).encode() + b'\0' for kv in props.items())
+            if self.uevent_format == 'kernel':
+                msg = ('%s@%s' % (action, devpath)).encode() + b'\0' + body
+            else:
+                msg = _libudev_header(len(body), 'pci') + body
+            self.uevents_sent.append((action, dev.addr, props))
+            for sock in glob.glob(os.path.join(self.root, 'event[0-9]*')):
+                try:
+                    self._sender.sendto(msg, sock)
+                except ConnectionRefusedError:
+                    # the monitor was closed: clean up, as umockdev does
+                    try:
+                        os.unlink(sock)
+                    except OSError:
+                        pass
+                except FileNotFoundError:
+                    pass
+                except (socket.timeout, BlockingIOError):
+                    self.dropped_uevents.append((action, dev.addr, sock))
+
+    def uevent(self, addr, action='change', **props):
+        """Send a uevent for a device with extra properties for this event
+        only, e.g. uevent(pf, 'change', ERROR_EVENT='BEGIN_RECOVERY',
+        DEVICE_ONLINE=0)."""
+        self._send_uevent(self.devices[addr], action, props)
+
+    def listeners(self):
+        """Event sockets of monitors opened by wrapped processes."""
+        return glob.glob(os.path.join(self.root, 'event[0-9]*'))
+
+    # ------------------------------------------------------- building devices
+    def _alloc_group(self):
+        used = {d.iommu_group for d in self.devices.values()
+                if d.iommu_group is not None}
+        n = 0
+        while n in used or os.path.exists(self._p('/sys/kernel/iommu_groups/%d' % n)):
+            n += 1
+        return n
+
+    def _iommu_attach(self, dev, group):
+        gpath = '/sys/kernel/iommu_groups/%d' % group
+        os.makedirs(self._p(gpath, 'devices'), exist_ok=True)
+        if not os.path.exists(self._p(gpath, 'type')):
+            self._write(self._p(gpath, 'type'), 'DMA\n')
+            self._write(self._p(gpath, 'reserved_regions'),
+                        '0x00000000fee00000 0x00000000feefffff msi\n')
+        self._symlink(gpath + '/devices', dev.addr, dev.devpath)
+        self._symlink(dev.devpath, 'iommu_group', gpath)
+        dev.iommu_group = group
+
+    def _iommu_detach(self, dev):
+        if dev.iommu_group is None:
+            return
+        gpath = '/sys/kernel/iommu_groups/%d' % dev.iommu_group
+        try:
+            os.unlink(self._p(gpath, 'devices', dev.addr))
+        except FileNotFoundError:
+            pass
+        if not os.listdir(self._p(gpath, 'devices')):
+            shutil.rmtree(self._p(gpath))
+        dev.iommu_group = None
+
+    def _ensure_driver(self, drv):
+        dpath = '/sys/bus/pci/drivers/' + drv
+        if not os.path.isdir(self._p(dpath)):
+            os.makedirs(self._p(dpath))
+            for f in ('bind', 'unbind', 'new_id', 'remove_id', 'uevent'):
+                self._write(self._p(dpath, f), '')
+        return dpath
+
+    def _bind(self, dev, drv, event=True):
+        dpath = self._ensure_driver(drv)
+        self._symlink(dpath, dev.addr, dev.devpath)
+        self._symlink(dev.devpath, 'driver', dpath)
+        dev.driver = drv
+        self._refresh_uevent_file(dev)
+        if event:
+            self._send_uevent(dev, 'bind')
+
+    def _unbind(self, dev, event=True):
+        if not dev.driver:
+            return
+        for p in (self._p('/sys/bus/pci/drivers', dev.driver, dev.addr),
+                  self._p(dev.devpath, 'driver')):
+            try:
+                os.unlink(p)
+            except FileNotFoundError:
+                pass
+        dev.driver = None
+        self._refresh_uevent_file(dev)
+        if event:
+            self._send_uevent(dev, 'unbind')
+
+    def _common_attrs(self, dev, revision='0x02'):
+        return {
+            'vendor': '0x%s\n' % dev.vendor,
+            'device': '0x%s\n' % dev.device,
+            'class': '0x%s\n' % dev.klass,
+            'subsystem_vendor': '0x%s\n' % dev.subsys_vendor,
+            'subsystem_device': '0x%s\n' % dev.subsys_device,
+            'revision': revision + '\n',
+            'numa_node': '-1\n',
+            'enable': '1\n',
+            'irq': '0\n',
+            'driver_override': '(null)\n',
+            'local_cpulist': '0-1\n',
+            'msi_bus': '1\n',
+            'd3cold_allowed': '1\n',
+            'broken_parity_status': '0\n',
+            'consistent_dma_mask_bits': '64\n',
+            'dma_mask_bits': '64\n',
+            'remove': '', 'rescan': '', 'reset': '',
+        }
+
+    def _create(self, dev, parent_syspath, attrs):
+        """Create the device directory through umockdev (it adds the
+        subsystem link and /sys/bus/pci/devices/<addr>)."""
+        dev.klass = dev.klass.lower()
+        props = self._modalias_props(dev)
+        flat_attrs = []
+        for k, v in attrs.items():
+            flat_attrs += [k, v]
+        flat_props = []
+        for k, v in props.items():
+            flat_props += [k, v]
+        made = self.tb.add_device('pci', dev.addr, parent_syspath, flat_attrs,
+                                  flat_props)
+        assert made == dev.devpath, (made, dev.devpath)
+        # umockdev stores attribute values verbatim; files without content
+        # (remove, rescan, reset) are write-only in sysfs, fine here.
+        self.devices[dev.addr] = dev
+
+    def add_host_bridge(self, domain=0, bus=0):
+        hp = '/sys/devices/pci%04x:%02x' % (domain, bus)
+        if not os.path.isdir(self._p(hp)):
+            os.makedirs(self._p(hp))
+            self._write(self._p(hp, 'uevent'), '')
+        return hp
+
+    def add_root_port(self, addr='0000:00:02.0', parent=None, vendor='1b36',
+                      device='000c', driver='pcieport', iommu_group=None,
+                      secondary_bus=None, subordinate_bus=None, aer=True,
+                      klass='060400'):
+        """A PCIe root port (parent=None) or a downstream/switch port below
+        the bridge `parent`.  Root ports get AER files by default."""
+        dom, bus = parse_bdf(addr)[:2]
+        if parent is None:
+            ppath = self.add_host_bridge(dom, bus)
+        else:
+            ppath = self.devices[parent].devpath
+        if secondary_bus is None:
+            secondary_bus = max(self._next_bus, bus + 1)
+        if subordinate_bus is None:
+            subordinate_bus = secondary_bus
+        self._next_bus = max(self._next_bus, subordinate_bus + 1)
+        dev = Device(addr, ppath + '/' + addr, 'bridge')
+        dev.parent = parent
+        dev.vendor, dev.device, dev.klass = vendor, device, klass
+        dev.subsys_vendor, dev.subsys_device = '0000', '0000'
+        dev.secondary_bus, dev.subordinate_bus = secondary_bus, subordinate_bus
+        attrs = self._common_attrs(dev, '0x00')
+        attrs['secondary_bus_number'] = '%d\n' % secondary_bus
+        attrs['subordinate_bus_number'] = '%d\n' % subordinate_bus
+        self._create(dev, ppath, attrs)
+        self._iommu_attach(dev, self._alloc_group() if iommu_group is None
+                           else iommu_group)
+        if driver:
+            self._bind(dev, driver, event=False)
+        if aer:
+            self.add_aer(addr, rootport=(parent is None))
+        return dev
+
+    def add_pf(self, addr, root_port, total_vfs=4, driver='nvme', vendor='1b36',
+               device='0010', vf_device='0010', offset=1, stride=1,
+               iommu_group=None, autoprobe=True, vf_driver=None, klass='010802',
+               subsys_vendor='1af4', subsys_device='1100', **behaviour):
+        """An SR-IOV physical function below the bridge `root_port`.
+        behaviour: see DEFAULT_BEHAVIOUR."""
+        parent = self.devices[root_port]
+        dev = Device(addr, parent.devpath + '/' + addr, 'pf')
+        dev.parent = root_port
+        dev.vendor, dev.device, dev.klass = vendor, device, klass
+        dev.subsys_vendor, dev.subsys_device = subsys_vendor, subsys_device
+        dev.total_vfs, dev.offset, dev.stride = total_vfs, offset, stride
+        dev.vf_device, dev.vf_driver = vf_device, vf_driver
+        unknown = set(behaviour) - set(DEFAULT_BEHAVIOUR)
+        if unknown:
+            raise TypeError('unknown behaviour knobs: %s' % ', '.join(sorted(unknown)))
+        dev.behaviour = dict(DEFAULT_BEHAVIOUR, **behaviour)
+        attrs = self._common_attrs(dev)
+        attrs.update({
+            'sriov_totalvfs': '%d\n' % total_vfs,
+            'sriov_numvfs': '0\n',
+            'sriov_offset': '%d\n' % offset,
+            'sriov_stride': '%d\n' % stride,
+            'sriov_vf_device': '%s\n' % vf_device,
+            'sriov_drivers_autoprobe': '%d\n' % (1 if autoprobe else 0),
+        })
+        self._create(dev, parent.devpath, attrs)
+        self._iommu_attach(dev, self._alloc_group() if iommu_group is None
+                           else iommu_group)
+        if driver:
+            self._bind(dev, driver, event=False)
+        self._watch_numvfs(dev)
+        if dev.behaviour['hang']:
+            self.set_hang(addr, True)
+        return dev
+
+    def add_device(self, addr, parent, vendor='8086', device='100e',
+                   klass='020000', driver=None, iommu_group=None):
+        """A plain (non-SR-IOV) function below a bridge."""
+        p = self.devices[parent]
+        dev = Device(addr, p.devpath + '/' + addr, 'other')
+        dev.parent = parent
+        dev.vendor, dev.device, dev.klass = vendor, device, klass
+        dev.subsys_vendor, dev.subsys_device = vendor, '0000'
+        self._create(dev, p.devpath, self._common_attrs(dev))
+        self._iommu_attach(dev, self._alloc_group() if iommu_group is None
+                           else iommu_group)
+        if driver:
+            self._bind(dev, driver, event=False)
+        return dev
+
+    def set_behaviour(self, addr, **knobs):
+        dev = self.devices[addr]
+        unknown = set(knobs) - set(DEFAULT_BEHAVIOUR)
+        if unknown:
+            raise TypeError('unknown behaviour knobs: %s' % ', '.join(sorted(unknown)))
+        hang = knobs.pop('hang', None)
+        dev.behaviour.update(knobs)
+        if hang is not None:
+            self.set_hang(addr, hang)
+
+    # -------------------------------------------------------------------- AER
+    def _aer_text(self, counters, names, total_name):
+        lines = ['%s %d\n' % (n, counters.get(n, 0)) for n in names]
+        lines.append('%s %d\n' % (total_name, counters.get('total', 0)))
+        return ''.join(lines)
+
+    def _write_aer(self, dev):
+        for kind, (fname, names, total, rpfile) in AER_KINDS.items():
+            self._write(self._p(dev.devpath, fname),
+                        self._aer_text(dev.aer[kind], names, total))
+            if dev.aer_rootport is not None:
+                self._write(self._p(dev.devpath, rpfile),
+                            '%d\n' % dev.aer_rootport[kind])
+
+    def add_aer(self, addr, rootport=None):
+        """Give a device aer_dev_{correctable,nonfatal,fatal}; root ports
+        (rootport=True, default: a bridge without parent bridge) also get
+        aer_rootport_total_err_{cor,nonfatal,fatal}."""
+        dev = self.devices[addr]
+        if rootport is None:
+            rootport = dev.role == 'bridge' and dev.parent is None
+        dev.aer = {k: {'total': 0} for k in AER_KINDS}
+        if rootport:
+            dev.aer_rootport = {k: 0 for k in AER_KINDS}
+        self._write_aer(dev)
+
+    def bump_aer(self, addr, kind, name, n=1):
+        """Count n errors `name` of `kind` ('correctable'|'nonfatal'|'fatal')
+        reported by device addr; the root port above (or the device itself,
+        when it is a root port with AER) counts them in its rootport total."""
+        if kind not in AER_KINDS:
+            raise ValueError(kind)
+        if name not in AER_KINDS[kind][1]:
+            raise ValueError('%s is not a kernel %s error name' % (name, kind))
+        with self._lock:
+            dev = self.devices[addr]
+            if dev.aer is None:
+                raise ValueError('%s has no AER capability' % addr)
+            c = dev.aer[kind]
+            c[name] = c.get(name, 0) + n
+            c['total'] += n
+            self._write_aer(dev)
+            up = dev
+            while up is not None and up.aer_rootport is None:
+                up = self.devices.get(up.parent) if up.parent else None
+            if up is not None:
+                up.aer_rootport[kind] += n
+                self._write_aer(up)
+
+    # ------------------------------------------------------ the SR-IOV kernel
+    def _watch_numvfs(self, pf):
+        path = self.path(pf.addr, 'sriov_numvfs')
+        # The simulator's own writes go through this fd, which stays open, so
+        # they never raise IN_CLOSE_WRITE: only other writers do.
+        pf.numvfs_fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        pf.numvfs_wd = self._ino.add(path)
+        self._wd[pf.numvfs_wd] = pf.addr
+
+    def _unwatch_numvfs(self, pf):
+        if pf.numvfs_wd is not None:
+            self._wd.pop(pf.numvfs_wd, None)
+            self._ino.rm(pf.numvfs_wd)
+            pf.numvfs_wd = None
+        if pf.numvfs_fd is not None:
+            os.close(pf.numvfs_fd)
+            pf.numvfs_fd = None
+
+    def _set_numvfs_file(self, pf, n):
+        if pf.numvfs_fd is None:
+            return
+        data = b'%d\n' % n
+        os.ftruncate(pf.numvfs_fd, 0)
+        os.pwrite(pf.numvfs_fd, data, 0)
+
+    def _watch_loop(self):
+        try:
+            while not self._stop:
+                r, _, _ = select.select([self._ino.fd, self._wake_r], [], [], 1.0)
+                if self._wake_r in r:
+                    try:
+                        os.read(self._wake_r, 64)
+                    except BlockingIOError:
+                        pass
+                if self._ino.fd not in r:
+                    continue
+                self._busy += 1
+                try:
+                    for wd, mask in self._ino.read():
+                        addr = self._wd.get(wd)
+                        if addr is None or not (mask & _IN_CLOSE_WRITE):
+                            continue
+                        pf = self.devices[addr]
+                        raw = os.pread(pf.numvfs_fd, 4096, 0)
+                        self._process_write(pf, raw)
+                finally:
+                    self._busy -= 1
+        except Exception as e:  # surfaced by wait_idle()/close()
+            import traceback
+            self._watcher_error = traceback.format_exc()
+            sys.stderr.write('simkernel watcher died: %r\n%s' % (e, self._watcher_error))
+
+    def _reject(self, pf, raw, err, msg=None):
+        self.rejected_writes.append({'address': pf.addr, 'value': raw,
+                                     'errno': err,
+                                     'name': errno.errorcode.get(err, str(err))})
+        if msg:
+            self.dmesg.append('pci %s: %s' % (pf.addr, msg))
+        self._set_numvfs_file(pf, pf.num_vfs)
+        return -err
+
+    def _process_write(self, pf, raw):
+        """React to `raw` written to pf's sriov_numvfs, as
+        sriov_numvfs_store() in drivers/pci/iov.c (6.1) does.  Returns the
+        new count or -errno."""
+        with pf.op_lock:
+            try:
+                return self._process_write_locked(pf, raw)
+            finally:
+                self._handled += 1
+
+    def _process_write_locked(self, pf, raw):
+        self.writes.append((pf.addr, raw))
+        b = pf.behaviour
+        n, err = kstrtou16(raw)
+        if err:
+            return self._reject(pf, raw, err)
+        if n > pf.total_vfs:
+            return self._reject(pf, raw, errno.ERANGE)
+        if n == pf.num_vfs:
+            self._set_numvfs_file(pf, n)
+            return n
+        if not pf.driver:
+            return self._reject(pf, raw, errno.ENOENT,
+                                'no driver bound to device; cannot configure SR-IOV')
+        if n == 0:
+            self._disable(pf)
+            return 0
+        if pf.num_vfs:
+            return self._reject(pf, raw, errno.EBUSY,
+                                '%d VFs already enabled. Disable before enabling %d VFs'
+                                % (pf.num_vfs, n))
+        if b['fail_errno']:
+            return self._reject(pf, raw, b['fail_errno'])
+        want = max(0, n - b['short_by'])
+        last_bus = (routing_id(vf_address(pf.addr, pf.offset, pf.stride, want - 1))
+                    >> 8) if want else 0
+        parent = self.devices.get(pf.parent)
+        if want and parent is not None and parent.subordinate_bus is not None \
+                and last_bus > parent.subordinate_bus:
+            return self._reject(pf, raw, errno.ENOMEM,
+                                "can't enable %d VFs (bus %02x out of range of [bus %02x-%02x])"
+                                % (want, last_bus, parent.secondary_bus,
+                                   parent.subordinate_bus))
+        self._enable(pf, want)
+        if want != n:
+            self.dmesg.append('pci %s: %d VFs requested; only %d enabled'
+                              % (pf.addr, n, want))
+        return want
+
+    def _read_autoprobe(self, pf):
+        try:
+            with open(self.path(pf.addr, 'sriov_drivers_autoprobe')) as f:
+                return kstrtou16(f.read().strip())[0] not in (None, 0)
+        except OSError:
+            return True
+
+    def _enable(self, pf, n):
+        b = pf.behaviour
+        autoprobe = self._read_autoprobe(pf)
+        for i in range(n):
+            if self._stop:
+                return
+            with self._lock:
+                vf = self._create_vf(pf, i)
+                self._send_uevent(vf, 'add')
+                if b['vf_change_event']:
+                    self._send_uevent(vf, 'change')
+                if autoprobe and pf.vf_driver:
+                    if not b['probe_fails']:
+                        self._bind(vf, pf.vf_driver)
+                    elif b['probe_fail_mode'] == 'unbind':
+                        self._bind(vf, pf.vf_driver)
+                        self._unbind(vf)
+            if b['per_vf_delay']:
+                time.sleep(b['per_vf_delay'])
+        with self._lock:
+            pf.num_vfs = n
+            self._set_numvfs_file(pf, n)
+            self._send_uevent(pf, 'change')
+
+    def _create_vf(self, pf, i):
+        addr = vf_address(pf.addr, pf.offset, pf.stride, i)
+        parent_syspath = os.path.dirname(pf.devpath)
+        vf = Device(addr, parent_syspath + '/' + addr, 'vf')
+        vf.parent = pf.parent
+        vf.pf, vf.vf_index = pf.addr, i
+        vf.vendor, vf.device, vf.klass = pf.vendor, pf.vf_device, pf.klass
+        vf.subsys_vendor, vf.subsys_device = pf.subsys_vendor, pf.subsys_device
+        self._create(vf, parent_syspath, self._common_attrs(vf))
+        self._symlink(vf.devpath, 'physfn', pf.devpath)
+        self._symlink(pf.devpath, 'virtfn%d' % i, vf.devpath)
+        self._iommu_attach(vf, self._alloc_group())
+        pf.vfs.append(addr)
+        return vf
+
+    def _disable(self, pf):
+        b = pf.behaviour
+        for i, addr in enumerate(list(pf.vfs)):
+            if self._stop:
+                return
+            with self._lock:
+                vf = self.devices[addr]
+                for link in (self._p(pf.devpath, 'virtfn%d' % i),
+                             self._p(vf.devpath, 'physfn')):
+                    try:
+                        os.unlink(link)
+                    except FileNotFoundError:
+                        pass
+                self._unbind(vf)
+                self._send_uevent(vf, 'remove')
+                self._iommu_detach(vf)
+                self.tb.remove_device(vf.devpath)
+                del self.devices[addr]
+        pf.vfs = []
+        if b['disable_delay']:
+            time.sleep(b['disable_delay'])
+        with self._lock:
+            pf.num_vfs = 0
+            self._set_numvfs_file(pf, 0)
+
+    def enable_vfs(self, addr, n):
+        """What the kernel does on a write, without a writer (returns count
+        or -errno).  Prefer write_numvfs(), which writes like an admin."""
+        pf = self.devices[addr]
+        return self._process_write(pf, b'%d\n' % n)
+
+    # ------------------------------------------------------------- the hang
+    def set_hang(self, addr, hang=True):
+        """Replace sriov_numvfs with a FIFO nobody reads: a writer's open()
+        blocks, as a write stuck in the kernel does.  set_hang(addr, False)
+        without release_hang() restores the plain file (a blocked writer
+        stays blocked until release_hang())."""
+        pf = self.devices[addr]
+        path = self.path(addr, 'sriov_numvfs')
+        with pf.op_lock:
+            pf.behaviour['hang'] = hang
+            if hang and not pf.hung:
+                self._unwatch_numvfs(pf)
+                os.unlink(path)
+                os.mkfifo(path, 0o644)
+                pf.hung = True
+            elif not hang and pf.hung:
+                self._restore_plain(pf)
+
+    def _restore_plain(self, pf):
+        path = self.path(pf.addr, 'sriov_numvfs')
+        tmp = path + '.sim-restore'
+        self._write(tmp, '%d\n' % pf.num_vfs)
+        os.rename(tmp, path)
+        pf.hung = False
+        self._watch_numvfs(pf)
+
+    def release_hang(self, addr, timeout=10.0, rehang=False):
+        """Unblock a writer stuck on the FIFO: read what it writes, turn
+        sriov_numvfs back into a plain file and carry the write out as the
+        kernel would.  Returns the new count, -errno, or None when no writer
+        came within `timeout`."""
+        pf = self.devices[addr]
+        if not pf.hung:
+            raise RuntimeError('%s is not hung' % addr)
+        path = self.path(addr, 'sriov_numvfs')
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        data = b''
+        try:
+            deadline = time.monotonic() + timeout
+            got_writer = False
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                r, _, _ = select.select([fd], [], [], min(left, 0.2))
+                if not r:
+                    continue
+                chunk = os.read(fd, 4096)
+                if chunk:
+                    data += chunk
+                    got_writer = True
+                    continue
+                if got_writer:
+                    break          # EOF after the writer closed
+                time.sleep(0.01)   # EOF with no writer yet (should not happen)
+        finally:
+            os.close(fd)
+        with pf.op_lock:
+            self._restore_plain(pf)
+        result = None
+        if data:
+            result = self._process_write(pf, data)
+        if rehang:
+            self.set_hang(addr, True)
+        else:
+            pf.behaviour['hang'] = False
+        return result
+
+    # -------------------------------------------------------- binding by hand
+    def bind_vf(self, addr, driver):
+        """Bind a function to a driver with a bind uevent (as drivers_probe
+        would after driver_override/virt-mgmt)."""
+        with self._lock:
+            dev = self.devices[addr]
+            if dev.driver:
+                self._unbind(dev)
+            self._bind(dev, driver)
+
+    def unbind(self, addr):
+        with self._lock:
+            self._unbind(self.devices[addr])
+
+    # ------------------------------------------------------------ waiting
+    def wait_idle(self, timeout=30.0):
+        """Wait until every write seen so far has been carried out."""
+        deadline = time.monotonic() + timeout
+        stable = 0
+        while time.monotonic() < deadline:
+            if self._watcher_error:
+                raise RuntimeError('simkernel watcher died:\n' + self._watcher_error)
+            if self._busy == 0 and self._ino.pending() == 0:
+                stable += 1
+                if stable >= 3:
+                    return True
+            else:
+                stable = 0
+            time.sleep(0.02)
+        raise TimeoutError('simulated kernel still busy after %ss' % timeout)
+
+    @staticmethod
+    def wait_for(pred, timeout=10.0, interval=0.05, what='condition'):
+        """Poll pred() (the test side: the daemon is a black box) until it
+        returns a true value; returns that value or raises TimeoutError."""
+        deadline = time.monotonic() + timeout
+        last_exc = None
+        while True:
+            try:
+                v = pred()
+                if v:
+                    return v
+            except Exception as e:  # keep polling; report the last one
+                last_exc = e
+            if time.monotonic() >= deadline:
+                raise TimeoutError('timed out after %ss waiting for %s (last error: %r)'
+                                   % (timeout, what, last_exc))
+            time.sleep(interval)
+
+    # ------------------------------------------------------- administrators
+    def run_wrapped(self, argv, timeout=30, **kw):
+        """Run a program under the umockdev preload (it sees the testbed)."""
+        return subprocess.run([WRAPPER] + list(argv), env=self.env,
+                              capture_output=True, text=True, timeout=timeout, **kw)
+
+    def write_numvfs(self, addr, n, wait=True, timeout=30):
+        """echo n > /sys/bus/pci/devices/<addr>/sriov_numvfs from a process
+        under the preload, then (wait=True) wait until the simulated kernel
+        has carried it out.  Returns the shell's result."""
+        before = self._handled
+        r = self.run_wrapped(['sh', '-c', 'echo %s > /sys/bus/pci/devices/%s/sriov_numvfs'
+                              % (n, addr)], timeout=timeout)
+        if wait and r.returncode == 0:
+            self.wait_for(lambda: self._handled > before or self._watcher_error,
+                          timeout, interval=0.01, what='the kernel to take the write of %s' % n)
+            self.wait_idle(timeout)
+        return r
+
+    # ---------------------------------------------------------- the daemon
+    def _notify_loop(self, sock):
+        while True:
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                return
+            if not data:
+                continue
+            with self._notify_cond:
+                self.notify_messages.extend(
+                    line for line in data.decode(errors='replace').split('\n') if line)
+                self._notify_cond.notify_all()
+
+    def start_daemon(self, extra_args=(), config=None, log_level='debug',
+                     env=None, uevent_source='kernel'):
+        if self.proc is not None:
+            raise RuntimeError('daemon already running')
+        if not os.access(SRIOVD, os.X_OK):
+            raise FileNotFoundError('sriovd not built: %s' % SRIOVD)
+        if self._notify_sock is None:
+            npath = os.path.join(self.tmp, 'notify.sock')
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            s.bind(npath)
+            self._notify_sock = s
+            self.notify_path = npath
+            threading.Thread(target=self._notify_loop, args=(s,), daemon=True,
+                             name='notify-reader').start()
+        with self._notify_cond:
+            self.notify_messages = []
+        for d in ('state', 'run'):
+            os.makedirs(os.path.join(self.tmp, d), exist_ok=True)
+        argv = [WRAPPER, SRIOVD, '--socket', self.socket_path,
+                '--state-dir', os.path.join(self.tmp, 'state'),
+                '--runtime-dir', os.path.join(self.tmp, 'run'),
+                '--uevent-source', uevent_source]
+        if log_level:
+            argv += ['--log-level', log_level]
+        if config is not None:
+            cpath = os.path.join(self.tmp, 'sriovd.conf')
+            self._write(cpath, config)
+            argv += ['--config', cpath]
+        argv += list(extra_args)
+        e = self.env
+        e['NOTIFY_SOCKET'] = self.notify_path
+        if env:
+            e.update(env)
+        self._log = open(self.log_path, 'ab')
+        self.proc = subprocess.Popen(argv, env=e, stdin=subprocess.DEVNULL,
+                                     stdout=self._log, stderr=subprocess.STDOUT)
+        self.daemon_argv = argv
+        return self.proc
+
+    def daemon_log(self):
+        try:
+            with open(self.log_path, errors='replace') as f:
+                return f.read()
+        except FileNotFoundError:
+            return ''
+
+    def wait_notify(self, pred, timeout=10.0):
+        """Wait for a notify line for which pred(line) is true; returns it.
+        Raises if the daemon exits first or on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._notify_cond:
+            seen = 0
+            while True:
+                for line in self.notify_messages[seen:]:
+                    if pred(line):
+                        return line
+                seen = len(self.notify_messages)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError('no matching notify message in %ss; got %r\n--- sriovd log:\n%s'
+                                       % (timeout, self.notify_messages, self.daemon_log()))
+                if self.proc is not None and self.proc.poll() is not None:
+                    # the exit may race with the last datagrams: one last look
+                    self._notify_cond.wait(0.2)
+                    for line in self.notify_messages[seen:]:
+                        if pred(line):
+                            return line
+                    raise RuntimeError('sriovd exited with %s; notify %r\n--- sriovd log:\n%s'
+                                       % (self.proc.returncode, self.notify_messages,
+                                          self.daemon_log()))
+                self._notify_cond.wait(min(left, 0.2))
+
+    def wait_ready(self, timeout=10.0):
+        self.wait_notify(lambda l: l == 'READY=1', timeout)
+        # the API socket must be there once READY=1 is sent
+        if not os.path.exists(self.socket_path):
+            raise AssertionError('READY=1 sent but %s does not exist' % self.socket_path)
+
+    def stop_daemon(self, timeout=10.0, sig=signal.SIGTERM):
+        """Signal the daemon and wait; returns its exit status (SIGKILL after
+        `timeout`, then the status is the negative signal number)."""
+        if self.proc is None:
+            return None
+        p = self.proc
+        if p.poll() is None:
+            p.send_signal(sig)
+            try:
+                p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+                self.killed = True
+        self.proc = None
+        self._log.close()
+        return p.returncode
+
+    def ctl(self, *args, socket_path=None, timeout=30):
+        """Run sriovctl --socket <sock> args...; returns (rc, stdout, stderr)."""
+        r = subprocess.run([SRIOVCTL, '--socket', socket_path or self.socket_path]
+                           + list(args), capture_output=True, text=True,
+                           timeout=timeout)
+        return r.returncode, r.stdout, r.stderr
+
+    def http(self, method, path, body=None, headers=None, timeout=10):
+        """One HTTP/1.1 request on the API socket; returns
+        (status, headers (lower-case names), parsed JSON or text)."""
+        conn = UnixHTTPConnection(self.socket_path, timeout=timeout)
+        try:
+            hdrs = dict(headers or {})
+            if body is not None and not isinstance(body, (bytes, str)):
+                body = json.dumps(body)
+                hdrs.setdefault('Content-Type', 'application/json')
+            conn.request(method, path, body=body, headers=hdrs)
+            resp = conn.getresponse()
+            raw = resp.read()
+            h = {k.lower(): v for k, v in resp.getheaders()}
+            text = raw.decode(errors='replace')
+            try:
+                data = json.loads(text) if text else None
+            except ValueError:
+                data = text
+            return resp.status, h, data
+        finally:
+            conn.close()
+
+    def raw_request(self, data, timeout=10):
+        """Send raw bytes on the API socket; return everything read until
+        the daemon closes or `timeout`."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        try:
+            s.connect(self.socket_path)
+            s.sendall(data)
+            out = b''
+            while True:
+                try:
+                    c = s.recv(65536)
+                except socket.timeout:
+                    break
+                if not c:
+                    break
+                out += c
+                if b'\r\n\r\n' in out:
+                    head, _, rest = out.partition(b'\r\n\r\n')
+                    for line in head.split(b'\r\n'):
+                        if line.lower().startswith(b'content-length:'):
+                            if len(rest) >= int(line.split(b':')[1]):
+                                return out
+            return out
+        finally:
+            s.close()
+
+    # ------------------------------------------------------------- teardown
+    def close(self):
+        try:
+            self.wait_idle(60)
+        except (TimeoutError, RuntimeError) as e:
+            sys.stderr.write('simkernel: closing while busy: %s\n' % e)
+        if self.proc is not None:
+            self.stop_daemon()
+        for dev in list(self.devices.values()):
+            if dev.hung:
+                # unblock any writer left on the FIFO
+                try:
+                    fd = os.open(self.path(dev.addr, 'sriov_numvfs'),
+                                 os.O_RDONLY | os.O_NONBLOCK)
+                    time.sleep(0.05)
+                    os.close(fd)
+                except OSError:
+                    pass
+        self._stop = True
+        os.write(self._wake_w, b'x')
+        self._watcher.join(30)
+        self._ino.close()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+        for dev in self.devices.values():
+            if dev.numvfs_fd is not None:
+                os.close(dev.numvfs_fd)
+                dev.numvfs_fd = None
+        self._sender.close()
+        if self._notify_sock is not None:
+            self._notify_sock.close()
+        if os.environ.get('SIM_KEEP'):
+            sys.stderr.write('SIM_KEEP: sriovd files kept in %s\n' % self.tmp)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        # the testbed removes its own directory when it is finalized
+        self.tb = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _murmur2(s):
+    """MurmurHash2 as libudev uses for its subsystem socket filter."""
+    data = s.encode()
+    m, M = 0x5bd1e995, 0xffffffff
+    h = len(data) & M
+    i, n = 0, len(data)
+    while n >= 4:
+        k = int.from_bytes(data[i:i + 4], 'little')
+        k = (k * m) & M
+        k ^= k >> 24
+        k = (k * m) & M
+        h = (h * m) & M
+        h ^= k
+        i += 4
+        n -= 4
+    if n == 3:
+        h ^= data[i + 2] << 16
+    if n >= 2:
+        h ^= data[i + 1] << 8
+    if n >= 1:
+        h ^= data[i]
+        h = (h * m) & M
+    h ^= h >> 13
+    h = (h * m) & M
+    h ^= h >> 15
+    return h
+
+
+def _libudev_header(body_len, subsystem):
+    hs = 40
+    return (b'libudev\0' + struct.pack('>I', 0xfeedcafe)
+            + struct.pack('=III', hs, hs, body_len)
+            + struct.pack('>IIII', _murmur2(subsystem), 0, 0, 0))
+
+
+# ------------------------------------------------------------ test running
+def main():
+    """Run the calling module's unittest tests; print 'N passed, N failed'
+    (', N skipped' when any) as the last line; exit 1 on failure, 77 (meson's
+    skip) when every test was skipped."""
+    import __main__
+    suite = unittest.defaultTestLoader.loadTestsFromModule(__main__)
+    argv = sys.argv[1:]
+    if argv:
+        # run only tests whose id contains one of the given words
+        def flat(s):
+            for t in s:
+                if isinstance(t, unittest.TestSuite):
+                    yield from flat(t)
+                else:
+                    yield t
+        suite = unittest.TestSuite(t for t in flat(suite)
+                                   if any(a in t.id() for a in argv))
+    res = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
+    failed = len(res.failures) + len(res.errors) + len(res.unexpectedSuccesses)
+    skipped = len(res.skipped)
+    passed = res.testsRun - failed - skipped - len(res.expectedFailures)
+    line = '%d passed, %d failed' % (passed, failed)
+    if skipped:
+        line += ', %d skipped' % skipped
+    sys.stdout.flush()
+    print(line)
+    if failed:
+        sys.exit(1)
+    if res.testsRun and skipped == res.testsRun:
+        sys.exit(77)
+    sys.exit(0)
