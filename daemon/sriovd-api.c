@@ -165,8 +165,20 @@ static bool api_peer_may_write(struct sriovd_api *api, struct evhttp_request *re
                 return false;
         if (cred.uid == 0 || cred.uid == geteuid())
                 return true;
-        if (api->have_admin_gid && cred.gid == api->admin_gid)
+        if (!api->have_admin_gid)
+                return false;
+        if (cred.gid == api->admin_gid)
                 return true;
+        /* Supplementary groups too (SO_PEERGROUPS, Linux 4.13): admins are usually members
+         * of the group, not users whose primary group it is. */
+        gid_t groups[256];
+        socklen_t len = sizeof(groups);
+        struct evhttp_connection *conn = evhttp_request_get_connection(req);
+        struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+        if (bev && getsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0)
+                for (size_t i = 0; i < len / sizeof(gid_t); i++)
+                        if (groups[i] == api->admin_gid)
+                                return true;
         return false;
 }
 

@@ -84,7 +84,7 @@ static json_object *bind_result_json(const struct bind_op *op, bool hung) {
                 json_object_object_add(o, "failed_step", json_object_new_string(op->result.failed_step ?: "?"));
                 json_object_object_add(o, "errno", json_object_new_int(-op->result.error));
                 json_object_object_add(o, "error", json_object_new_string(
-                        op->result.error == -ENOPKG ? "the driver's module is missing or blacklisted (modprobe failed)" :
+                        op->result.error == -ENOPKG ? "the driver's module could not be loaded: it is missing or blacklisted, or sriovd may not load modules (under the systemd unit, list it in /etc/modules-load.d/)" :
                         op->result.error == -EIO ? "the driver did not take the device (see dmesg)" :
                         strerror(-op->result.error)));
         }

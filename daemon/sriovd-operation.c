@@ -482,7 +482,13 @@ static void op_begin(struct sriovd_op *op) {
         }
 
         op->started_usec = now_usec();
-        /* The world may have changed while queued: validate again against the model. */
+        /* The world may have changed while queued, and some of it sends no uevent at all
+         * (sriov_drivers_autoprobe): re-read the PF - its attributes take no device lock,
+         * and sriov_numvfs is not among them - then validate again. */
+        r = sriov_model_refresh(op->ops->manager->model, &op->pf);
+        if (r < 0)
+                log_warning_errno(r, "PF %s: cannot re-read it before writing", SRIOV_ADDR_STR(&op->pf));
+        pf = op_pf_device(op);
         r = sriov_enable_validate(pf, &op->request, why, sizeof(why));
         if (r < 0) {
                 log_warning("PF %s: operation %" PRIu64 " refused after queueing: %s", SRIOV_ADDR_STR(&op->pf), op->id, why);

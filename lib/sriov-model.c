@@ -149,22 +149,35 @@ static void link_vf_to_pf(struct sriov_model *m, const struct sriov_device *vf) 
                 sriov_debug("model: out of memory linking %s to its PF", SRIOV_ADDR_STR(&vf->addr));
 }
 
+/* Drops a from whichever PF lists it. When the kernel tears a VF down it removes the
+ * virtfnN and physfn links first and only then unbinds and removes the device, so by
+ * the time we hear of it the function may no longer say whose VF it was. */
+static void unlink_from_pfs(struct sriov_model *m, const struct sriov_device *old, const struct sriov_addr *a) {
+        if (old && old->role == SRIOV_ROLE_VF) {
+                struct sriov_device *pf = model_get_mutable(m, &old->vf.pf);
+                if (pf && pf->role == SRIOV_ROLE_PF && sriov_pf_info_drop_vf(&pf->pf, a))
+                        return;
+        }
+        for (size_t i = 0; i < m->n_devices; i++) {
+                struct sriov_device *pf = m->devices[i];
+                if (pf->role == SRIOV_ROLE_PF && pf->addr.domain == a->domain && sriov_pf_info_drop_vf(&pf->pf, a))
+                        return;
+        }
+}
+
 int sriov_model_forget(struct sriov_model *m, const struct sriov_addr *a) {
         struct sriov_device *old;
         bool found;
         size_t i = model_search(m, a, &found);
 
-        if (!found)
+        if (!found) {
+                unlink_from_pfs(m, NULL, a);
                 return 0;
+        }
         old = m->devices[i];
         memmove(&m->devices[i], &m->devices[i + 1], (m->n_devices - i - 1) * sizeof(*m->devices));
         m->n_devices--;
-
-        if (old->role == SRIOV_ROLE_VF) {
-                struct sriov_device *pf = model_get_mutable(m, &old->vf.pf);
-                if (pf && pf->role == SRIOV_ROLE_PF)
-                        (void) sriov_pf_info_drop_vf(&pf->pf, a);
-        }
+        unlink_from_pfs(m, old, a);
         sriov_device_free(old);
         return 0;
 }
@@ -181,6 +194,11 @@ int sriov_model_refresh(struct sriov_model *m, const struct sriov_addr *a) {
         if (r < 0)
                 return r;
         fill_names(m, d);
+
+        /* A VF whose physfn link is gone is being torn down: it leaves its PF's list now. */
+        const struct sriov_device *old = sriov_model_get(m, a);
+        if (old && old->role == SRIOV_ROLE_VF && d->role != SRIOV_ROLE_VF)
+                unlink_from_pfs(m, old, a);
 
         r = model_put(m, d);
         if (r < 0)

@@ -14,14 +14,14 @@
  * What the kernel sends (6.1, drivers/pci/pcie/err.c; see docs kernel-testbed.md)
  *   pcie_do_recovery() walks the functions below the bridge where recovery started (the
  *   root port, or a switch downstream port) twice: BEGIN_RECOVERY for each function whose
- *   driver has an error_detected callback (driverless functions send nothing), then one
- *   outcome per function: SUCCESSFUL_RECOVERY to every function below the bridge on
- *   success. On failure, kernels before late 2025 send FAILED_RECOVERY only to the bridge
- *   itself (which never sent BEGIN); newer ones (and stable updates such as Debian's 6.1)
- *   send it to every function below the bridge instead. Seen on 6.1: BEGIN on the PF only,
- *   then FAILED on the PF and on each of its three driverless VFs. All BEGINs of one
- *   recovery come before its first outcome; the kernel runs one recovery per root port at
- *   a time.
+ *   driver has an error_detected callback (a driverless function votes NO_AER_DRIVER, for
+ *   which pci_uevent_ers() sends nothing), then one outcome per function:
+ *   SUCCESSFUL_RECOVERY to every function below the bridge on success. On failure, kernels
+ *   before late 2025 send FAILED_RECOVERY only to the bridge itself (which never sent
+ *   BEGIN); newer ones send it to every function below the bridge instead, and so did the
+ *   testbed's Debian 6.1 (a stable backport, presumably): BEGIN on the PF only, then
+ *   FAILED on the PF and on each of its three driverless VFs. All BEGINs of one recovery
+ *   come before its first outcome; the kernel runs one recovery per root port at a time.
  *
  * Tracker model, per hierarchy
  *   IDLE -> RECOVERING  on the first BEGIN of any device below it. The devices that sent
@@ -42,9 +42,10 @@
  *               shows that a new kernel recovery started (a BEGIN while SETTLING, or from a
  *               device that already has an outcome in this recovery): the old one is
  *               reported, the new one begins.
- *   An outcome while IDLE starts a recovery marked begin_missed (its BEGIN was lost, e.g.
- *   to a netlink receive-buffer overflow, or came from a driverless device) and goes
- *   straight to SETTLING: a lost BEGIN must not hide a FAILED recovery from the daemon.
+ *   An outcome while IDLE starts a recovery marked begin_missed (its BEGINs were lost, e.g.
+ *   to a netlink receive-buffer overflow, or it is a straggler that came after the settle
+ *   window) and goes straight to SETTLING: a lost BEGIN must not hide a FAILED recovery
+ *   from the daemon.
  *
  * Result of a finished recovery: FAILED when any device (own or inherited outcome, listed
  * or dropped) failed; else TIMED_OUT when an affected device ended without an outcome;
@@ -85,7 +86,19 @@
  *
  *   Each action has a sequence number that step_done() must quote: a worker whose write
  *   was given up on (deadline passed) may still finish much later, and its result must not
- *   be taken for the step that runs by then.
+ *   be taken for the step that runs by then. A write that hung keeps its worker blocked
+ *   (and possibly the PF's device lock held); the later steps then fail on their own
+ *   deadlines and the machine still ends.
+ *
+ * Daemon use, in short
+ *   on an ERROR_EVENT uevent: sriov_error_event_parse(), then tracker_event() with the
+ *   function's root port and bridge chain from the model; re-arm one timer for
+ *   tracker_next_deadline(); before any sysfs write below a root port, check
+ *   tracker_is_recovering() and defer. For each popped report with result FAILED, start a
+ *   sriov_pf_recovery for every PF that failed, or that lies below a failed bridge (the
+ *   old-kernel case: the model knows which PFs those are); it is safe to start at once,
+ *   the report only comes after the kernel's recovery ended. Then carry out each action,
+ *   arm a timer for its deadline, and feed back step_done()/device_appeared()/timeout().
  */
 
 #include <stdbool.h>
@@ -305,7 +318,8 @@ struct sriov_pf_action {
         uint64_t seq;                   /* quote it in step_done(); 1, 2, ... */
         uint64_t deadline_usec;         /* SRIOV_USEC_INFINITY for final actions */
         unsigned attempt;               /* 1-based; 0 before start and for policy none */
-        struct sriov_addr target;       /* PF, or the bridge for REMOVE_BRIDGE/RESCAN_PORT */
+        struct sriov_addr target;       /* the PF; the bridge for REMOVE_BRIDGE, RESCAN_PORT
+                                         * and RESCAN_BUS (the bus-wide rescan brings it back) */
         unsigned num_vfs;               /* RESTORE_VFS */
 };
 
@@ -340,16 +354,21 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(sriov_pf_recovery *, sriov_pf_recovery_free);
  * or -errno and changes nothing:
  *   start         once, after the kernel reported FAILED and the tracker says its
  *                 recovery of the hierarchy ended. -EALREADY when started before.
- *   step_done     the daemon finished the action with sequence seq: result 0 or -errno.
- *                 -ESTALE when seq is not the current action's (a late worker), or the
- *                 current action is not one the daemon performs (WAIT_PF, WAIT_RETRY,
- *                 final ones).
+ *   step_done     the daemon finished the action with sequence seq: result 0 or -errno
+ *                 (-EINVAL for a positive result). -ESTALE when seq is not the current
+ *                 action's or the current action is not one the daemon performs (WAIT_PF,
+ *                 WAIT_RETRY, final ones), also after the end; when seq names an earlier
+ *                 step, whose deadline passed, its late result is noted in the log.
  *   device_appeared  an "add" of addr; ignored (0, action unchanged) unless addr is the
- *                 PF and a removal is under way.
+ *                 PF and a removal has completed: during RESCAN_* it is remembered (the
+ *                 uevent may overtake the rescan's completion), during WAIT_PF it ends the
+ *                 wait, during WAIT_RETRY the next attempt starts from the top. Adds during
+ *                 the removal step itself are ignored: one queued before the removal would
+ *                 look like the PF coming back.
  *   timeout       the current deadline's timer fired. Before the deadline it is a no-op
  *                 returning 0 (early or spurious wakeups are harmless).
- * All of them -ENOTCONN before start, except start itself. After a final action, every
- * input returns 0 and leaves it as it is. */
+ * All of them -ENOTCONN before start, except start itself. After a final action,
+ * device_appeared and timeout return 0 and leave it as it is. */
 int sriov_pf_recovery_start(sriov_pf_recovery *r, uint64_t now_usec, struct sriov_pf_action *ret_action);
 int sriov_pf_recovery_step_done(sriov_pf_recovery *r, uint64_t seq, int result, uint64_t now_usec,
                                 struct sriov_pf_action *ret_action);

@@ -162,6 +162,8 @@ expect "sriovctl disable --" --timeout --json --no-wait --help
 expect "sriovctl lock 0000:3b:00.0 --sh" --shared
 expect "sriovctl lock --" --shared --timeout --runtime-dir --sysfs-root --help --
 expect "sriovctl events --f" --follow
+expect "sriovctl events --limit "
+expect "sriovctl events --limit 5 " 0000:3b:00.0 0000:5e:00.1 0000:3b:02.0 0000:00:02.0
 expect "sriovctl config --" --json --help
 # A command the table does not know: options from its --help.
 expect "sriovctl frobnicate --" --frob-level --json

@@ -152,12 +152,13 @@ static void assert_errors(const struct tmp *t, char **errors, const struct exper
                 fail_msg("got %zu messages, expected %zu", n, n_want);
         }
         for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *prefix = expand(t, want[i].prefix);
+                _cleanup_free_ char *prefix = expand(t, want[i].prefix),
+                                    *contains = want[i].contains ? expand(t, want[i].contains) : NULL;
 
                 if (!strneq(errors[i], prefix, strlen(prefix)) ||
-                    (want[i].contains && !strstr(errors[i] + strlen(prefix), want[i].contains))) {
+                    (contains && !strstr(errors[i] + strlen(prefix), contains))) {
                         print_errors(errors);
-                        fail_msg("message %zu: expected \"%s...%s...\"", i, prefix, strna(want[i].contains));
+                        fail_msg("message %zu: expected \"%s...%s...\"", i, prefix, strna(contains));
                 }
         }
 }
@@ -303,10 +304,14 @@ static const struct config_case config_cases[] = {
           .errors = { { "{M}:1: section [Daemon]: ", "unknown" }, { "{M}:2: section [PF \"ens1f0\"]: ", "unknown" } } },
         { "empty-section-name", "[]\n", .ret = -EINVAL, .errors = { { "{M}:1: section []: ", "unknown" } } },
         { "section-without-bracket", "[daemon\nlog-level = info\n", .ret = -EINVAL,
-          .errors = { { "{M}:1: ", "without ']'" }, { "{M}:2: key 'log-level' outside of any section: " } } },
+          .errors = { { "{M}:1: ", "without ']'" } } },
         { "text-after-section", "[daemon] extra\nlog-level = info\n", .ret = -EINVAL,
-          .errors = { { "{M}:1: ", "text after the section header: 'extra'" },
-                      { "{M}:2: key 'log-level' outside of any section: " } } },
+          .errors = { { "{M}:1: ", "text after the section header: 'extra'" } } },
+        { "keys-after-broken-header-not-in-previous-section",
+          "[daemon]\nhistory-size = 20\n[daemon\nhistory-size = 30\n[pf \"ens1\"] x\nhistory-size = 40\n",
+          .ret = -EINVAL,
+          .errors = { { "{M}:3: in [daemon]: ", "without ']'" },
+                      { "{M}:5: in [daemon]: ", "text after the section header: 'x'" } } },
         { "unknown-key", "[daemon]\nlog_level = info\nLog-Level = info\n" PF "numvfs = 3\n", .ret = -EINVAL,
           .errors = { { "{M}:2: key 'log_level' in [daemon]: ", "unknown key" },
                       { "{M}:3: key 'Log-Level' in [daemon]: ", "unknown key" },
@@ -460,9 +465,6 @@ static const struct config_case config_cases[] = {
         { "vf-beyond-num-vfs-from-dropin", PF "vf.3.vlan = 1\n",
           .dropins = { { "a.conf", "[pf \"0000:3b:00.0\"]\nnum-vfs = 0\n" } }, .ret = -EINVAL,
           .errors = { { "{M}:2: key 'vf.3.vlan' in [pf \"0000:3b:00.0\"]: ", "{D}/a.conf:2" } } },
-
-        /* ---- I/O ---- */
-        { "dropin-path-is-a-file", NULL, .ret = -ENOTDIR, .dropins = { { "x", "" } } },     /* replaced below */
 };
 
 /* The drop-in "folder" is a regular file, and the main file a folder. */
@@ -502,15 +504,17 @@ struct value_case {
 #define PP(k) "pfs.0." k
 #define VP(k) "pfs.0.vfs.0." k
 #define LONG64 "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl"
-#define PATH108 "/run/" "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz" \
-                "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxy"
+/* 107 bytes: the longest socket path (sun_path holds 108 with the NUL). */
+#define PATH107 "/run/" "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz" \
+                "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwx"
+_Static_assert(sizeof(PATH107) - 1 == 107, "PATH107");
 
 static const struct value_case value_cases[] = {
         OK("D", "socket", "/run/sriovd/api.sock", DP("socket"), "\"/run/sriovd/api.sock\""),
         OK("D", "socket", "/run/with space.sock", DP("socket"), "\"/run/with space.sock\""),
-        OK("D", "socket", PATH108 + 1 - 1, NULL, NULL),         /* placeholder, replaced by the length rows below */
+        OK("D", "socket", PATH107, DP("socket"), "\"" PATH107 "\""),
+        BAD("D", "socket", PATH107 "x", "108 bytes long, at most 107"),
         BAD("D", "socket", "run/sriovd.sock", "not an absolute path"),
-        BAD("D", "socket", PATH108 "/x", "at most 107"),
         OK("D", "state-dir", "/var/lib/sriovd", DP("state_dir"), "\"/var/lib/sriovd\""),
         BAD("D", "state-dir", "var/lib/sriovd", "absolute"),
         OK("D", "runtime-dir", "/run/sriovd", DP("runtime_dir"), "\"/run/sriovd\""),
@@ -609,10 +613,11 @@ static const struct value_case value_cases[] = {
         OK("P", "vf.0.mac", "52:54:00:AB:cd:EF", VP("mac"), "\"52:54:00:ab:cd:ef\""),
         BAD("P", "vf.0.mac", "01:00:5e:00:00:01", "multicast"),
         BAD("P", "vf.0.mac", "ff:ff:ff:ff:ff:ff", "multicast"),
-        BAD("P", "vf.0.mac", "00:00:00:00:00:00", "not an address"),
+        BAD("P", "vf.0.mac", "00:00:00:00:00:00", "all-zero"),
         BAD("P", "vf.0.mac", "02:00:00:00:00", "not a MAC address"),
         BAD("P", "vf.0.mac", "02:00:00:00:00:01:02", "not a MAC address"),
-        BAD("P", "vf.0.mac", "02-00-00-00-00-01", "not a MAC address"),
+        OK("P", "vf.0.mac", "02-00-00-00-00-0A", VP("mac"), "\"02:00:00:00:00:0a\""),
+        BAD("P", "vf.0.mac", "02:00-00:00:00:01", "not a MAC address"),
         BAD("P", "vf.0.mac", "02:00:00:00:00:0g", "not a MAC address"),
         BAD("P", "vf.0.mac", "2:0:0:0:0:1", "not a MAC address"),
         BAD("P", "vf.0.mac", "0200.0000.0001", "not a MAC address"),
@@ -668,19 +673,15 @@ static void test_value(void **state) {
         e = (struct experr) { prefix, v->why };
         c = load(&t, v->path ? 0 : -EINVAL, &e, 1);
         if (c) {
-                char origin[64];
+                /* the value, and where it came from: "pfs.0.num_vfs" -> "pfs.0.origins.num_vfs" */
+                const char *member = strrchr(v->path, '.') + 1;
+                _cleanup_free_ char *origin = NULL;
 
                 j = sriov_config_to_json(c);
                 assert_non_null(j);
                 assert_json_at(&t, j, v->path, v->json);
-                /* and its origin */
-                snprintf(origin, sizeof(origin), "%s", v->path);
-                char *last = strrchr(origin, '.');
-                assert_non_null(last);
-                char o[128];
-                *last = '\0';
-                snprintf(o, sizeof(o), "%s.origins.%s", origin, last + 1);
-                assert_json_at(&t, j, o, "\"{M}:2\"");
+                assert_true(asprintf(&origin, "%.*sorigins.%s", (int) (member - v->path), v->path, member) > 0);
+                assert_json_at(&t, j, origin, "\"{M}:2\"");
         }
         tmp_done(&t);
 }
@@ -702,26 +703,27 @@ static void test_line_lengths(void **state) {
         _cleanup_json_ json_object *j = NULL;
         struct tmp t;
 
-        /* "socket = /" + 188 bytes = 198: the longest line */
-        path = repeat('s', 188);
+        /* "state-dir = /" + 185 bytes = 198: the longest line */
+        path = repeat('s', 185);
         assert_true(asprintf(&ok, "[daemon]\nstate-dir = /%s\n", path) > 0);
         assert_int_equal(strlen(ok) - strlen("[daemon]\n") - 1, SRIOV_CONFIG_LINE_MAX);
         tmp_setup(&t, ok, 0, NULL, 0);
         c = load(&t, 0, NULL, 0);
         j = sriov_config_to_json(c);
-        assert_int_equal(strlen(json_object_get_string(json_path(j, "daemon.state_dir"))), 189);
+        assert_int_equal(strlen(json_object_get_string(json_path(j, "daemon.state_dir"))), 186);
         tmp_done(&t);
 
-        /* One byte more; then a comment of 300 bytes whose tail, cut off at inih's 200-byte
-         * buffer, would read as a key; then a line whose number must still be right. */
+        /* One byte more. Then a comment of 216 bytes: inih's 200-byte buffer would cut it
+         * after 199 and read the rest as a line of its own, "history-size = 20", which the
+         * same key on line 4 would then clash with. And later line numbers must not move. */
         assert_true(asprintf(&bad, "[daemon]\nstate-dir = /%ss\n", path) > 0);
-        comment = repeat('#', 280);
-        assert_true(asprintf(&text, "%s#%s history-size = 20\n[pf \"x/y\"]\n", bad, comment) > 0);
+        comment = repeat('#', 199);
+        assert_true(asprintf(&text, "%s%shistory-size = 20\nhistory-size = 30\n[pf \"x/y\"]\n", bad, comment) > 0);
         tmp_setup(&t, text, 0, NULL, 0);
         assert_null(load(&t, -EINVAL, (const struct experr[]) {
                 { "{M}:2: key 'state-dir' in [daemon]: ", "line too long (199 bytes, at most 198)" },
-                { "{M}:3: in [daemon]: ", "line too long (298 bytes" },
-                { "{M}:4: section [pf \"x/y\"]: " } }, 3));
+                { "{M}:3: in [daemon]: ", "line too long (216 bytes" },
+                { "{M}:5: section [pf \"x/y\"]: " } }, 3));
         tmp_done(&t);
 }
 
@@ -765,6 +767,7 @@ static void test_null_arguments(void **state) {
         assert_non_null(c);
         assert_int_equal(sriov_config_n_pfs(c), 0);
         assert_null(sriov_config_files(c)[0]);
+        c = sriov_config_free(c);
         assert_int_equal(sriov_config_load("/nonexistent/sriovd.conf", "/nonexistent/sriovd.conf.d", &c, NULL), 0);
 
         d = sriov_config_daemon(NULL);
@@ -831,7 +834,7 @@ static void test_struct_values(void **state) {
         assert_int_equal(p->policy, SRIOV_POLICY_ALL_OR_NOTHING);
         assert_int_equal(p->drivers_autoprobe, 0);
         assert_string_equal(p->vf_driver, "vfio-pci");
-        assert_int_equal(p->recovery, SRIOV_RECOVERY_RESET);
+        assert_int_equal(p->recovery, SRIOV_RECOVERY_POLICY_RESET);
         assert_int_equal(p->recovery_attempts, 7);
         assert_true(p->park_idle_vfs);
         assert_true(p->repair_drift);
@@ -862,7 +865,7 @@ static void test_struct_values(void **state) {
         assert_int_equal(sriov_config_origin(c, p, "recovery", &file, &line), 1);
         assert_int_equal(line, 12);
         assert_int_equal(sriov_config_origin(c, p, "vf.3.qos", &file, &line), 1);
-        assert_int_equal(line, 21);
+        assert_int_equal(line, 20);
         assert_int_equal(sriov_config_origin(c, p, "vf.4.qos", &file, &line), 0);
         assert_errno_equal(sriov_config_origin(c, p, "vf.3.bogus", &file, &line), -EINVAL);
         assert_errno_equal(sriov_config_origin(c, p, "socket", &file, &line), -EINVAL);
@@ -983,7 +986,7 @@ static void test_reload_keeps_running(void **state) {
 
         tmp_setup(&t, "[daemon]\nhistory-size = 64\n", 0, NULL, 0);
         running = load(&t, 0, NULL, 0);
-        write_file(t.main, "[daemon]\nhistory-size = 8\n", 27);
+        write_file(t.main, "[daemon]\nhistory-size = 8\n", 26);
         next = running;
         assert_errno_equal(sriov_config_load(t.main, t.dropins, &next, &errors), -EINVAL);
         assert_ptr_equal(next, running);
@@ -993,17 +996,102 @@ static void test_reload_keeps_running(void **state) {
         tmp_done(&t);
 }
 
+/* ---- the installed example, conf/sriovd.conf ---- */
+
+static const char *const every_key[] = {
+        "socket", "state-dir", "runtime-dir", "uevent-source", "log-level", "history-size",
+        "aer-poll-interval", "admin-group", "settle-quiet-ms",
+        "num-vfs", "policy", "drivers-autoprobe", "vf-driver", "recovery", "recovery-attempts",
+        "park-idle-vfs", "repair-drift", "vfio-owner", "vfio-group",
+        "vf.0.mac", "vf.0.vlan", "vf.0.qos", "vf.0.vlan-proto", "vf.0.trust", "vf.0.spoof-check",
+        "vf.0.link-state", "vf.0.min-tx-rate", "vf.0.max-tx-rate", "vf.0.driver",
+};
+
+/* Every key is in it, commented out; it loads as it is; and with every "#KEY = VALUE"
+ * and the first PF header uncommented it still loads, with the values the parser
+ * takes by default. */
+static void test_example_file(void **state) {
+        const char *path = getenv("SRIOV_CONFIG_EXAMPLE") ?: "conf/sriovd.conf";
+        _cleanup_(sriov_config_freep) struct sriov_config *c = NULL;
+        _cleanup_json_ json_object *j = NULL;
+        _cleanup_free_ char *text = NULL, *line = NULL, *uncommented = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        size_t size = 0, n = 0, len = 0;
+        FILE *out;
+        bool pf_seen = false;
+        struct tmp t;
+
+        f = fopen(path, "re");
+        if (!f) {
+                print_message("%s: %s (set SRIOV_CONFIG_EXAMPLE)\n", path, strerror(errno));
+                skip();
+        }
+        out = open_memstream(&uncommented, &len);
+        assert_non_null(out);
+        {
+                FILE *all = open_memstream(&text, &size);
+                assert_non_null(all);
+                while (getline(&line, &n, f) > 0) {
+                        const char *eq = strstr(line, " = ");
+
+                        fputs(line, all);
+                        if (line[0] != '#')
+                                fputs(line, out);
+                        else if (line[1] == '[') {
+                                if (strneq(line + 1, "[pf ", 4) && pf_seen)
+                                        continue;
+                                pf_seen = pf_seen || strneq(line + 1, "[pf ", 4);
+                                fputs(line + 1, out);
+                        } else if (line[1] >= 'a' && line[1] <= 'z' && eq && !memchr(line, ' ', (size_t) (eq - line)) &&
+                                   !streq(eq, " = \n"))
+                                fputs(line + 1, out);
+                }
+                assert_int_equal(fclose(all), 0);
+        }
+        assert_int_equal(fclose(out), 0);
+
+        for (size_t i = 0; i < ELEMENTSOF(every_key); i++) {
+                _cleanup_free_ char *needle = NULL;
+                assert_true(asprintf(&needle, "\n#%s =", every_key[i]) > 0);
+                if (!strstr(text, needle))
+                        fail_msg("%s does not show %s", path, every_key[i]);
+        }
+
+        tmp_setup(&t, text, 0, NULL, 0);
+        c = load(&t, 0, NULL, 0);
+        assert_int_equal(sriov_config_n_pfs(c), 0);
+        j = sriov_config_to_json(c);
+        assert_json_at(&t, j, "daemon.origins", "{}");
+        c = sriov_config_free(c);
+        json_object_put(TAKE_PTR(j));
+        tmp_done(&t);
+
+        tmp_setup(&t, uncommented, 0, NULL, 0);
+        c = load(&t, 0, NULL, 0);
+        j = sriov_config_to_json(c);
+        assert_json_at(&t, j, "daemon.uevent_source", "\"auto\"");
+        assert_json_at(&t, j, "daemon.log_level", "\"info\"");
+        assert_json_at(&t, j, "daemon.history_size", "4096");
+        assert_json_at(&t, j, "daemon.aer_poll_interval", "10");
+        assert_json_at(&t, j, "daemon.settle_quiet_ms", "2000");
+        assert_json_at(&t, j, "pfs.0.policy", "\"best-effort\"");
+        assert_json_at(&t, j, "pfs.0.recovery", "\"remove-rescan\"");
+        assert_json_at(&t, j, "pfs.0.recovery_attempts", "3");
+        assert_json_at(&t, j, "pfs.0.park_idle_vfs", "false");
+        assert_json_at(&t, j, "pfs.0.repair_drift", "false");
+        assert_int_equal(sriov_config_origin(c, sriov_config_pf(c, 0), "recovery-attempts", NULL, NULL), 1);
+        tmp_done(&t);
+}
+
 int main(void) {
         struct unit_tests t = {};
 
-        for (size_t i = 0; i < ELEMENTSOF(config_cases) - 1; i++)
+        for (size_t i = 0; i < ELEMENTSOF(config_cases); i++)
                 unit_add(&t, test_config, (void *) &config_cases[i], "config/%s", config_cases[i].name);
         for (size_t i = 0; i < ELEMENTSOF(pair_cases); i++)
                 unit_add(&t, test_config, (void *) &pair_cases[i], "config/%s", pair_cases[i].name);
         for (size_t i = 0; i < ELEMENTSOF(value_cases); i++) {
                 const struct value_case *v = &value_cases[i];
-                if (!v->path && !v->why)
-                        continue;
                 unit_add(&t, test_value, (void *) v, "value/%s/%s=%.20s/%s", v->section[0] == 'D' ? "daemon" : "pf",
                          v->key, v->value, v->path ? "ok" : "bad");
         }
@@ -1017,6 +1105,7 @@ int main(void) {
                 unit_add(&t, test_match, (void *) &match_cases[i], "match/%s", match_cases[i].name);
         unit_add(&t, test_pf_order, NULL, "match/order");
         unit_add(&t, test_json, NULL, "json/whole");
+        unit_add(&t, test_example_file, NULL, "example/conf-sriovd-conf");
 
         return unit_run(&t, "config");
 }
