@@ -15,6 +15,10 @@
  *   num-vfs = 8
  *   vf.0.mac = 02:00:00:00:00:01
  *
+ * The quoted PF section name is git's [remote "origin"] form: the quotes mark where the
+ * match starts and ends, and the three kinds cannot be confused (an interface name has no
+ * ':', a vendor:device id is exactly XXXX:XXXX, an address has a '.').
+ *
  * Lines are read with inih, behind a line reader that converts its conventions once:
  * inih (r55) reports only the line of the first error, cuts lines longer than its buffer
  * into several lines (so a long comment could smuggle in a key and every later line
@@ -31,8 +35,10 @@
 
 #include "sriov-address.h"
 #include "sriov-device.h"
-#include "sriov-enable.h"
+#include "sriov-enable.h"          /* SriovPolicy */
 #include "sriov-macros.h"
+#include "sriov-netlink.h"         /* SriovVfLinkState, SRIOV_VLAN_PROTO_*, the MAC/VLAN parsers */
+#include "sriov-recovery.h"        /* SriovRecoveryPolicy */
 
 /* Longest line accepted, in bytes without the newline (inih's 200-byte buffer, less the
  * newline and the terminating NUL). */
@@ -51,7 +57,7 @@
 #define SRIOV_CONFIG_SETTLE_QUIET_MS_MIN 10u           /* as --settle-quiet-ms */
 #define SRIOV_CONFIG_SETTLE_QUIET_MS_MAX 600000u
 #define SRIOV_CONFIG_RECOVERY_ATTEMPTS_DEFAULT 3u
-#define SRIOV_CONFIG_RECOVERY_ATTEMPTS_MAX 100u
+#define SRIOV_CONFIG_RECOVERY_ATTEMPTS_MAX SRIOV_PF_RECOVERY_ATTEMPTS_MAX /* the recovery machine's own limit */
 
 typedef enum sriov_pf_match_kind {
         SRIOV_PF_MATCH_ADDRESS,         /* [pf "0000:3b:00.0"] */
@@ -61,30 +67,7 @@ typedef enum sriov_pf_match_kind {
         _SRIOV_PF_MATCH_KIND_INVALID = -EINVAL,
 } SriovPfMatchKind;
 
-/* What to do when AER reports an uncorrectable error on the PF. */
-typedef enum sriov_recovery {
-        SRIOV_RECOVERY_NONE,            /* record the event only */
-        SRIOV_RECOVERY_NOTIFY,          /* record and tell API subscribers */
-        SRIOV_RECOVERY_REMOVE_RESCAN,   /* remove the PF, rescan, restore the configuration */
-        SRIOV_RECOVERY_RESET,           /* function reset, then restore */
-        _SRIOV_RECOVERY_MAX,
-        _SRIOV_RECOVERY_INVALID = -EINVAL,
-} SriovRecovery;
-
-/* Same values as the kernel's IFLA_VF_LINK_STATE_*. */
-typedef enum sriov_link_state {
-        SRIOV_LINK_STATE_AUTO = 0,
-        SRIOV_LINK_STATE_ENABLE = 1,
-        SRIOV_LINK_STATE_DISABLE = 2,
-        _SRIOV_LINK_STATE_MAX,
-        _SRIOV_LINK_STATE_INVALID = -EINVAL,
-} SriovLinkState;
-
 const char *sriov_pf_match_kind_to_string(SriovPfMatchKind k);
-const char *sriov_recovery_to_string(SriovRecovery r);
-SriovRecovery sriov_recovery_from_string(const char *s);
-const char *sriov_link_state_to_string(SriovLinkState s);
-SriovLinkState sriov_link_state_from_string(const char *s);
 
 /* [daemon]. Keys that mirror a command-line option are "not set" (NULL, -1) unless the
  * files set them, so that the daemon can apply: command line > file > built-in default.
@@ -107,14 +90,14 @@ struct sriov_daemon_config {
 struct sriov_vf_config {
         unsigned index;                 /* N */
         bool has_mac;
-        uint8_t mac[6];                 /* unicast, not all zero */
+        uint8_t mac[6];                 /* unicast, not all zero (sriov_parse_mac()) */
         int vlan;                       /* 0..4095, -1: not set */
         int qos;                        /* 0..7, -1: not set; needs vlan */
-        uint16_t vlan_proto;            /* ETH_P_8021Q 0x8100 or ETH_P_8021AD 0x88a8; 0: not set;
-                                         * needs vlan */
+        uint16_t vlan_proto;            /* SRIOV_VLAN_PROTO_8021Q or _8021AD (host order); 0: not
+                                         * set; needs vlan */
         int trust;                      /* 0, 1, -1: not set */
         int spoof_check;                /* 0, 1, -1: not set */
-        SriovLinkState link_state;      /* _SRIOV_LINK_STATE_INVALID: not set */
+        SriovVfLinkState link_state;    /* _SRIOV_VF_LINK_STATE_INVALID: not set */
         int64_t min_tx_rate;            /* Mbit/s, 0..UINT32_MAX, 0: no limit, -1: not set */
         int64_t max_tx_rate;            /* Mbit/s, 0: no limit, -1: not set; >= min_tx_rate
                                          * when both are set and max is not 0 */
@@ -134,7 +117,7 @@ struct sriov_pf_config {
         SriovPolicy policy;             /* default best-effort */
         int drivers_autoprobe;          /* 0, 1, -1: not set (leave the kernel's) */
         char *vf_driver;                /* NULL: not set */
-        SriovRecovery recovery;         /* default remove-rescan */
+        SriovRecoveryPolicy recovery;   /* default SRIOV_RECOVERY_POLICY_DEFAULT (remove-rescan) */
         unsigned recovery_attempts;     /* 1..100, default 3 */
         bool park_idle_vfs;             /* default false */
         bool repair_drift;              /* default false */
@@ -166,9 +149,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct sriov_config *, sriov_config_free);
 /* The [daemon] section. c may be NULL: then everything is "not set" or the default. */
 const struct sriov_daemon_config *sriov_config_daemon(const struct sriov_config *c);
 
-/* Where a key got its value: 1 and its FILE and LINE when a file sets it, 0 when it is not
- * set (ret_* untouched), -EINVAL for a name that is not a key. pf is one of c's sections,
- * or NULL for [daemon]; per-VF keys are named as in the file, "vf.3.mac". */
+/* Where a key got its value: 1 and its FILE (owned by c) and LINE when a file sets it, 0 when
+ * it is not set (ret_* untouched), -EINVAL for a name that is not a key. pf is one of c's
+ * sections, or NULL for [daemon]; per-VF keys are named as in the file, "vf.3.mac". */
 int sriov_config_origin(const struct sriov_config *c, const struct sriov_pf_config *pf, const char *key,
                         const char **ret_file, unsigned *ret_line);
 
