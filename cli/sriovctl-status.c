@@ -60,6 +60,22 @@ static void print_pf(json_object *d) {
                 printf(", drivers autoprobe %s", json_object_get_boolean(ap) ? "on" : "off");
         printf("\n");
 
+        json_object *rec = jget(d, "recovery"), *last = jget(rec, "last");
+        if (rec)
+                printf("   recovery policy %s%s", strna(jstr(rec, "policy")),
+                       jget(rec, "park_idle_vfs") && json_object_get_boolean(jget(rec, "park_idle_vfs")) ? ", idle VFs parked on vfio-pci" : "");
+        if (last)
+                printf("; last recovery: %s (%s)", json_object_get_boolean(jget(last, "finished")) ?
+                       (json_object_get_boolean(jget(last, "succeeded")) ? "succeeded" : "failed") : strna(jstr(last, "state")),
+                       strna(jstr(last, "reason")));
+        if (rec)
+                printf("\n");
+        json_object *ops = jget(d, "operations");
+        for (size_t i = 0; ops && i < json_object_array_length(ops); i++) {
+                json_object *op = json_object_array_get_idx(ops, i);
+                printf("   operation %" PRId64 ": %" PRId64 " VFs, %s%s%s\n", jint(op, "id", 0), jint(op, "num_vfs", 0),
+                       strna(jstr(op, "state")), jstr(op, "waiting_for") ? ", waiting for " : "", jstr(op, "waiting_for") ?: "");
+        }
         if (n_vfs == 0)
                 return;
         size_t bound = 0;
@@ -83,6 +99,21 @@ static void print_other(json_object *d) {
         printf("%-12s ", jstr(d, "driver") ?: "-");
         print_group(jint(d, "iommu_group", -1));
         print_name(d);
+        printf("\n");
+}
+
+static void print_hierarchy(json_object *d) {
+        json_object *h = jget(d, "hierarchy"), *b = jget(h, "blocking_functions");
+
+        if (!h)
+                return;
+        printf("   hierarchy %s: %s", strna(jstr(d, "address")), strna(jstr(h, "state")));
+        if (b && json_object_array_length(b) > 0) {
+                printf("; the kernel cannot recover it, functions without a driver:");
+                for (size_t i = 0; i < json_object_array_length(b); i++)
+                        printf(" %s", strna(jstr(json_object_array_get_idx(b, i), "address")));
+        } else
+                printf("; every function below has a driver");
         printf("\n");
 }
 
@@ -114,6 +145,7 @@ static void print_device_detail(json_object *d) {
                         printf("   VF %" PRId64 " of PF %s\n", jint(vf, "index", -1), strna(jstr(vf, "pf")));
         }
         print_aer(d);
+        print_hierarchy(d);
 }
 
 static void print_devices(json_object *body, bool all) {
@@ -139,6 +171,12 @@ static void print_devices(json_object *body, bool all) {
                 print_other(json_object_array_get_idx(devs, i));
         for (size_t i = 0; i < n; i++)
                 print_aer(json_object_array_get_idx(devs, i));
+}
+
+static void print_hierarchies(json_object *body) {
+        json_object *devs = jget(body, "devices");
+        for (size_t i = 0; devs && i < json_object_array_length(devs); i++)
+                print_hierarchy(json_object_array_get_idx(devs, i));
 }
 
 int ctl_status(struct ctl_context *ctx, int argc, char **argv) {
@@ -206,7 +244,9 @@ int ctl_status(struct ctl_context *ctx, int argc, char **argv) {
         }
         if (optind < argc)
                 print_device_detail(jget(resp.json, "device"));
-        else
+        else {
                 print_devices(resp.json, all);
+                print_hierarchies(resp.json);
+        }
         return CTL_EXIT_OK;
 }

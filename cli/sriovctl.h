@@ -33,6 +33,8 @@ int ctl_disable(struct ctl_context *ctx, int argc, char **argv);
 int ctl_lock(struct ctl_context *ctx, int argc, char **argv);
 int ctl_bind(struct ctl_context *ctx, int argc, char **argv);
 int ctl_events(struct ctl_context *ctx, int argc, char **argv);
+int ctl_recover(struct ctl_context *ctx, int argc, char **argv);
+int ctl_policy(struct ctl_context *ctx, int argc, char **argv);
 int ctl_unbind(struct ctl_context *ctx, int argc, char **argv);
 
 /* Performs a request; on transport failure prints the one-line error and returns

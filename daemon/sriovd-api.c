@@ -18,6 +18,7 @@
 #include "sriovd-operation.h"
 #include "sriovd-bind.h"
 #include "sriovd-events.h"
+#include "sriovd-recovery.h"
 #include "sriov-bind.h"
 #include "sriov-enable.h"
 
@@ -67,8 +68,14 @@ static const char *status_reason(int status) {
 }
 
 void sriovd_api_reply_json(struct evhttp_request *req, int status, json_object *body) {
-        struct evbuffer *buf = evbuffer_new();
+        struct evbuffer *buf;
         const char *text;
+
+        if (!req) {             /* an internal request (drift repair, recovery): nobody to tell */
+                json_object_put(body);
+                return;
+        }
+        buf = evbuffer_new();
 
         text = body ? json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
                     : "{}";
@@ -84,10 +91,13 @@ void sriovd_api_reply_json(struct evhttp_request *req, int status, json_object *
 }
 
 void sriovd_api_reply_error(struct evhttp_request *req, int status, const char *fmt, ...) {
-        json_object *o = json_object_new_object();
+        json_object *o;
         char msg[512];
         va_list ap;
 
+        if (!req)
+                return;
+        o = json_object_new_object();
         va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
@@ -189,8 +199,13 @@ static json_object *device_json_full(struct sriovd_api *api, const struct sriov_
         const struct sriov_desired *want;
         json_object *sriov;
 
+        /* A root port heads a lock hierarchy: say whether the kernel is recovering it and
+         * whether it could. */
+        if (sriov_addr_equal(sriov_device_hierarchy(d), &d->addr) && d->role == SRIOV_ROLE_BRIDGE)
+                json_object_object_add(o, "hierarchy", sriovd_recovery_hierarchy_json(api->manager->recovery, &d->addr));
         if (d->role != SRIOV_ROLE_PF || !json_object_object_get_ex(o, "sriov", &sriov))
                 return o;
+        json_object_object_add(o, "recovery", sriovd_recovery_pf_json(api->manager->recovery, &d->addr));
         want = sriovd_manager_get_desired(api->manager, &d->addr);
         bool busy = sriovd_ops_busy(api->manager->ops, &d->addr);
         json_object_object_add(sriov, "desired_num_vfs", want ? json_object_new_int64(want->num_vfs) : NULL);
@@ -479,6 +494,81 @@ static void handle_events(struct sriovd_api *api, struct evhttp_request *req, co
                                                                  since, (size_t) limit));
 }
 
+static void handle_device_recover(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p) {
+        struct sriov_addr addr;
+
+        if (sriov_addr_parse(p->seg[2], &addr) < 0) {
+                sriovd_api_reply_error(req, 400, "Malformed PCI address '%.64s': expected DDDD:BB:SS.F", p->seg[2]);
+                return;
+        }
+        if (!method_is(req, EVHTTP_REQ_POST, "POST"))
+                return;
+        if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) > 0) {
+                const char *err = NULL;
+                _cleanup_json_ json_object *body = read_json_body(req, &err);
+                if (!body || !json_object_is_type(body, json_type_object) || json_object_object_length(body) > 0) {
+                        sriovd_api_reply_error(req, 400, "Bad request body: %s", err ?: "recover takes no parameters ({} or nothing)");
+                        return;
+                }
+        }
+        sriovd_recovery_start_pf(api->manager->recovery, &addr, "requested through the API", req);
+}
+
+static void handle_device_policy(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p) {
+        _cleanup_json_ json_object *body = NULL;
+        SriovRecoveryPolicy policy = _SRIOV_RECOVERY_POLICY_INVALID;
+        const struct sriov_device *d;
+        const char *err = NULL;
+        struct sriov_addr addr;
+        unsigned attempts = 0;
+        int park = -1;
+
+        if (sriov_addr_parse(p->seg[2], &addr) < 0) {
+                sriovd_api_reply_error(req, 400, "Malformed PCI address '%.64s': expected DDDD:BB:SS.F", p->seg[2]);
+                return;
+        }
+        if (!method_is(req, EVHTTP_REQ_POST, "POST"))
+                return;
+        body = read_json_body(req, &err);
+        if (!body || !json_object_is_type(body, json_type_object)) {
+                sriovd_api_reply_error(req, 400, "Bad request body: %s", err ?: "a JSON object is required");
+                return;
+        }
+        json_object_object_foreach(body, key, val) {
+                if (streq(key, "recovery") && json_object_is_type(val, json_type_string) &&
+                    (policy = sriov_recovery_policy_from_string(json_object_get_string(val))) >= 0)
+                        continue;
+                if (streq(key, "max_attempts") && json_object_is_type(val, json_type_int) &&
+                    json_object_get_int64(val) >= 1 && json_object_get_int64(val) <= SRIOV_PF_RECOVERY_ATTEMPTS_MAX) {
+                        attempts = (unsigned) json_object_get_int64(val);
+                        continue;
+                }
+                if (streq(key, "park_idle_vfs") && json_object_is_type(val, json_type_boolean)) {
+                        park = json_object_get_boolean(val);
+                        continue;
+                }
+                sriovd_api_reply_error(req, 400, "Bad request body: '%.32s' is unknown or has a bad value (recovery: "
+                                       "none|notify|remove-rescan|reset, max_attempts: 1..16, park_idle_vfs: boolean)", key);
+                return;
+        }
+        d = sriov_model_get(api->manager->model, &addr);
+        if (!d) {
+                sriovd_api_reply_error(req, 404, "No PCI function %s on this system", SRIOV_ADDR_STR(&addr));
+                return;
+        }
+        if (d->role != SRIOV_ROLE_PF) {
+                sriovd_api_reply_error(req, 422, "%s is not an SR-IOV PF", SRIOV_ADDR_STR(&addr));
+                return;
+        }
+        if (sriovd_recovery_set_policy(api->manager->recovery, &addr, policy, attempts, park) < 0) {
+                sriovd_api_reply_error(req, 500, "Out of memory");
+                return;
+        }
+        if (park > 0)
+                sriovd_ops_park_idle(api->manager->ops, &addr);
+        sriovd_api_reply_json(req, 200, sriovd_recovery_pf_json(api->manager->recovery, &addr));
+}
+
 static void handle_operations(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p) {
         if (!method_is(req, EVHTTP_REQ_GET, "GET"))
                 return;
@@ -518,6 +608,8 @@ static const struct api_route routes[] = {
         { { "v1", "devices", "*", "sriov" }, 4, handle_device_sriov, true },
         { { "v1", "devices", "*", "bind" }, 4, handle_device_bind, true },
         { { "v1", "devices", "*", "unbind" }, 4, handle_device_bind, true },
+        { { "v1", "devices", "*", "recover" }, 4, handle_device_recover, true },
+        { { "v1", "devices", "*", "policy" }, 4, handle_device_policy, true },
         { { "v1", "operations" }, 2, handle_operations, false },
         { { "v1", "events" }, 2, handle_events, false },
         { { "v1", "operations", "*" }, 3, handle_operation, false },

@@ -10,6 +10,7 @@
 #include "sriovd-bind.h"
 #include "sriovd-log.h"
 #include "sriovd-manager.h"
+#include "sriovd-recovery.h"
 #include "sriovd-worker.h"
 
 #define BIND_TIMEOUT_SEC 30
@@ -25,6 +26,7 @@ struct bind_op {
         struct sriov_bind_result result;
         bool running;
         bool deferred;
+        bool lock_submitted;
         bool replied;
         struct bind_op *next;
 };
@@ -33,6 +35,8 @@ struct sriovd_binds {
         struct sriovd_manager *manager;
         struct bind_op *list;
 };
+
+static void bind_submit_lock(struct bind_op *op);
 
 static void bind_op_free(struct bind_op *op) {
         if (!op)
@@ -121,9 +125,12 @@ static void bind_job_done(int result, void *userdata) {
         if (result < 0)
                 log_warning("%s %s: %s failed: %s", op->driver[0] ? "Binding" : "Unbinding", SRIOV_ADDR_STR(&op->addr),
                             op->result.failed_step ?: "?", strerror(-result));
-        else
+        else {
                 log_info("%s is now %s%s", SRIOV_ADDR_STR(&op->addr), op->result.driver_now[0] ? "bound to " : "without a driver",
                          op->result.driver_now);
+                /* What sriovd bound, it restores after a recovery. */
+                sriovd_recovery_remember_binding(op->owner->manager->recovery, &op->addr, op->driver[0] ? op->driver : NULL);
+        }
         bind_reply(op, result < 0 ? 409 : 200, bind_result_json(op, false));
         sriov_lock_request_release(op->lock);
         bind_finish(op);
@@ -207,6 +214,8 @@ void sriovd_binds_submit(struct sriovd_binds *b, const struct sriov_addr *addr, 
                 sriovd_api_reply_error(req, 404, "No PCI function %s on this system", SRIOV_ADDR_STR(addr));
                 return;
         }
+        if (!req && driver)
+                log_debug("Internal bind of %s to %s", SRIOV_ADDR_STR(addr), driver);
         if (d->role == SRIOV_ROLE_BRIDGE) {
                 sriovd_api_reply_error(req, 422, "%s is a bridge; sriovd does not rebind bridges", SRIOV_ADDR_STR(addr));
                 return;
@@ -241,13 +250,21 @@ void sriovd_binds_submit(struct sriovd_binds *b, const struct sriov_addr *addr, 
                 sriovd_api_reply_error(req, 500, "Cannot set up the request: %s", strerror(r < 0 ? -r : ENOMEM));
                 return;
         }
-        struct evhttp_connection *conn = evhttp_request_get_connection(req);
+        struct evhttp_connection *conn = req ? evhttp_request_get_connection(req) : NULL;
         if (conn)
                 evhttp_connection_set_closecb(conn, on_req_closed, op);
         op->next = b->list;
         b->list = op;
-        r = sriov_lock_request_submit(op->lock, on_bind_granted, op);
-        if (r < 0) {
+        if (sriovd_manager_hierarchy_recovering(b->manager, &op->hierarchy)) {
+                op->deferred = true;    /* without locks: recovery takes the hierarchy exclusively */
+                return;
+        }
+        bind_submit_lock(op);
+}
+
+static void bind_submit_lock(struct bind_op *op) {
+        op->lock_submitted = true;
+        if (sriov_lock_request_submit(op->lock, on_bind_granted, op) < 0) {
                 bind_reply(op, 500, NULL);
                 bind_finish(op);
         }
@@ -256,8 +273,14 @@ void sriovd_binds_submit(struct sriovd_binds *b, const struct sriov_addr *addr, 
 void sriovd_binds_kick(struct sriovd_binds *b) {
         for (struct bind_op *op = b->list, *next; op; op = next) {
                 next = op->next;
-                if (op->deferred)
+                if (!op->deferred || sriovd_manager_hierarchy_recovering(b->manager, &op->hierarchy))
+                        continue;
+                if (op->lock_submitted)
                         bind_begin(op);
+                else {
+                        op->deferred = false;
+                        bind_submit_lock(op);
+                }
         }
 }
 

@@ -7,6 +7,8 @@
 #include "sriovd-api.h"
 #include "sriovd-bind.h"
 #include "sriovd-events.h"
+#include "sriovd-recovery.h"
+#include "sriov-uevent.h"
 #include "sriovd-log.h"
 #include "sriovd-manager.h"
 #include "sriovd-operation.h"
@@ -73,26 +75,36 @@ static void collect_aer_deltas(struct sriovd_manager *m, const struct sriov_addr
         sriov_aer_done(&before);
 }
 
-static void handle_error_event(struct sriovd_manager *m, const struct sriov_addr *addr, const char *error_event,
-                               const char *online) {
+static const char *udev_property(const char *key, void *userdata) {
+        return udev_device_get_property_value(userdata, key);
+}
+
+static void handle_error_event(struct sriovd_manager *m, const struct sriov_addr *addr, struct udev_device *dev) {
         const struct sriov_device *d = sriov_model_get(m->model, addr);
         struct sriovd_event ev = { .addr = *addr, .device_online = -1 };
+        struct sriov_error_event e;
+        int r;
 
         ev.hierarchy = d ? *sriov_device_hierarchy(d) : *addr;
-        /* The kernel's value is copied only when it is one it sends: a stray property must
-         * not read as a recovery state. */
-        if (streq(error_event, "BEGIN_RECOVERY") || streq(error_event, "SUCCESSFUL_RECOVERY") ||
-            streq(error_event, "FAILED_RECOVERY"))
-                snprintf(ev.kind, sizeof(ev.kind), "%s", error_event);
-        else
+        /* Only the kernel's three values count: a stray or future value must not read as a
+         * recovery state, but it is recorded. */
+        r = sriov_error_event_parse(udev_property, dev, &e);
+        if (r < 0 || e.kind == SRIOV_ERROR_EVENT_NONE) {
                 snprintf(ev.kind, sizeof(ev.kind), "UNKNOWN_ERROR_EVENT");
-        if (online && (streq(online, "0") || streq(online, "1")))
-                ev.device_online = online[0] == '1';
+                snprintf(ev.message, sizeof(ev.message), "ERROR_EVENT=%.64s DEVICE_ONLINE=%.8s not understood",
+                         strna(udev_device_get_property_value(dev, "ERROR_EVENT")),
+                         strna(udev_device_get_property_value(dev, "DEVICE_ONLINE")));
+        } else {
+                snprintf(ev.kind, sizeof(ev.kind), "%s", sriov_error_event_kind_to_string(e.kind));
+                ev.device_online = e.device_online;
+        }
 
         collect_aer_deltas(m, addr, &ev);
         if (!sriov_addr_equal(&ev.hierarchy, addr))
                 collect_aer_deltas(m, &ev.hierarchy, &ev);
         sriovd_events_record(m->events, &ev);
+        if (r >= 0 && e.kind != SRIOV_ERROR_EVENT_NONE && m->recovery)
+                sriovd_recovery_on_error_event(m->recovery, addr, e.kind);
 }
 
 /* Correctable errors send no uevent: their counters are read at an interval. Only
@@ -138,13 +150,35 @@ void sriovd_manager_handle_uevent(struct sriovd_manager *m, const char *action, 
         else
                 log_debug("uevent %s %s", action, SRIOV_ADDR_STR(addr));
         if (error_event && m->events)
-                handle_error_event(m, addr, error_event, udev_device_get_property_value(dev, "DEVICE_ONLINE"));
+                handle_error_event(m, addr, dev);
+        if (m->recovery)
+                sriovd_recovery_on_uevent(m->recovery, action, addr);
         if (m->ops)
                 sriovd_ops_on_uevent(m->ops, action, addr);
 }
 
 bool sriovd_manager_hierarchy_recovering(struct sriovd_manager *m, const struct sriov_addr *hierarchy) {
-        return false;
+        return m->recovery && sriovd_recovery_busy(m->recovery, hierarchy);
+}
+
+void sriovd_manager_recovery_ended(struct sriovd_manager *m, const struct sriov_addr *hierarchy) {
+        if (m->ops)
+                sriovd_ops_kick(m->ops);
+        if (m->binds)
+                sriovd_binds_kick(m->binds);
+        m->status_dirty = true;
+}
+
+void sriovd_manager_repair_drift(struct sriovd_manager *m, const struct sriov_addr *pf) {
+        const struct sriov_desired *want = sriovd_manager_get_desired(m, pf);
+        const struct sriov_device *d = sriov_model_get(m->model, pf);
+
+        if (!want || !d || d->role != SRIOV_ROLE_PF || d->pf.n_vfs == want->num_vfs || sriovd_ops_busy(m->ops, pf))
+                return;
+        log_notice("PF %s: %zu VFs, %u desired: repairing through the enable path", SRIOV_ADDR_STR(pf), d->pf.n_vfs,
+                   want->num_vfs);
+        struct sriov_enable_request req = { .num_vfs = want->num_vfs, .policy = want->policy, .wait = false };
+        sriovd_ops_submit(m->ops, pf, &req, NULL);
 }
 
 void sriovd_manager_status_changed(struct sriovd_manager *m) {
@@ -261,6 +295,7 @@ struct sriovd_manager *sriovd_manager_free(struct sriovd_manager *m) {
         sriovd_api_free(m->api);
         sriovd_ops_free(m->ops);
         sriovd_binds_free(m->binds);
+        sriovd_recovery_free(m->recovery);
         sriovd_events_free(m->events);
         if (m->aer_poll)
                 event_free(m->aer_poll);
@@ -339,6 +374,10 @@ int sriovd_manager_run(struct sriovd_manager *m) {
                 if (!m->aer_poll || event_add(m->aer_poll, &(struct timeval) { .tv_sec = m->options->aer_poll_sec }) < 0)
                         return log_error_errno(ENOMEM, "Failed to set up AER counter polling");
         }
+
+        r = sriovd_recovery_new(m, &m->recovery);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up recovery");
 
         r = sriovd_ops_new(m, &m->ops);
         if (r < 0)

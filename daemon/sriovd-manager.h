@@ -20,6 +20,7 @@ struct sriovd_ops;
 struct sriovd_workers;
 struct sriovd_binds;
 struct sriovd_events;
+struct sriovd_recovery;
 struct sriov_lock_manager;
 
 struct sriovd_manager {
@@ -33,6 +34,7 @@ struct sriovd_manager {
         struct sriovd_ops *ops;
         struct sriovd_binds *binds;
         struct sriovd_events *events;
+        struct sriovd_recovery *recovery;
         struct event *aer_poll;
         struct sriovd_workers *workers;         /* threads for blocking kernel writes */
         struct sriov_lock_manager *locks;       /* hierarchy → PF → VF ordering */
@@ -59,6 +61,14 @@ int sriovd_manager_run(struct sriovd_manager *m);
 /* Whether the kernel is recovering the hierarchy below this root port from a PCIe
  * error: no sysfs write may start there until it is done. */
 bool sriovd_manager_hierarchy_recovering(struct sriovd_manager *m, const struct sriov_addr *hierarchy);
+
+/* The kernel's (or sriovd's own) recovery of a hierarchy ended (NULL: some hierarchy):
+ * deferred operations may go. */
+void sriovd_manager_recovery_ended(struct sriovd_manager *m, const struct sriov_addr *hierarchy);
+
+/* The desired VF count differs from the kernel's: change it back through the normal
+ * enable path (after a successful kernel recovery, or when configured to repair drift). */
+void sriovd_manager_repair_drift(struct sriovd_manager *m, const struct sriov_addr *pf);
 
 /* Records (atomically, in the state directory) the VF count asked for a PF. */
 int sriovd_manager_set_desired(struct sriovd_manager *m, const struct sriov_addr *pf, unsigned num_vfs,

@@ -7,6 +7,8 @@
 #include "sriov-flock.h"
 #include "sriov-lock.h"
 #include "sriovd-api.h"
+#include "sriovd-bind.h"
+#include "sriovd-recovery.h"
 #include "sriovd-log.h"
 #include "sriovd-manager.h"
 #include "sriovd-operation.h"
@@ -90,6 +92,9 @@ struct sriovd_op {
         struct sriov_report report;
         bool replied_hung;
 
+        bool lock_submitted;            /* deferred operations wait without holding locks */
+        size_t n_parked;
+        struct sriov_addr parked[16];   /* idle VFs handed to vfio-pci afterwards (park policy) */
         size_t n_waiters;
         struct evhttp_request *waiters[OP_MAX_WAITERS];
         bool reply_with_report;         /* POST with wait: the report itself is the reply */
@@ -122,6 +127,8 @@ static uint64_t op_timeout_ms(const struct sriovd_op *op, unsigned count) {
 static void op_finish(struct sriovd_op *op);
 static void op_write(struct sriovd_op *op, unsigned value, OpPhase phase);
 static void op_begin(struct sriovd_op *op);
+static void op_submit_lock(struct sriovd_op *op);
+static size_t ops_park(struct sriovd_ops *ops, const struct sriov_addr *pf_addr, struct sriov_addr *ret, size_t max);
 
 /* ---- JSON ---------------------------------------------------------------------------- */
 
@@ -166,8 +173,16 @@ static json_object *op_to_json(const struct sriovd_op *op) {
                 json_object_object_add(l, "message", json_object_new_string(sriov_numvfs_strerror(op->late_result)));
                 json_object_object_add(o, "hung_write_returned", l);
         }
-        if (op->have_report)
-                json_object_object_add(o, "report", sriov_report_to_json(&op->report));
+        if (op->have_report) {
+                json_object *rep = sriov_report_to_json(&op->report);
+                if (op->n_parked > 0) {
+                        json_object *arr = json_object_new_array();
+                        for (size_t i = 0; i < op->n_parked; i++)
+                                json_object_array_add(arr, sriov_addr_to_json(&op->parked[i]));
+                        json_object_object_add(rep, "parked_on_vfio_pci", arr);
+                }
+                json_object_object_add(o, "report", rep);
+        }
         return o;
 }
 
@@ -183,8 +198,11 @@ static void on_waiter_closed(struct evhttp_connection *conn, void *userdata) {
 }
 
 static int op_add_waiter(struct sriovd_op *op, struct evhttp_request *req) {
-        struct evhttp_connection *conn = evhttp_request_get_connection(req);
+        struct evhttp_connection *conn;
 
+        if (!req)
+                return 0;
+        conn = evhttp_request_get_connection(req);
         if (op->n_waiters >= OP_MAX_WAITERS)
                 return -EBUSY;
         op->waiters[op->n_waiters++] = req;
@@ -587,6 +605,33 @@ static void ops_trim(struct sriovd_ops *ops) {
         }
 }
 
+/* Submits a vfio-pci bind for every VF of pf without a driver; returns how many. */
+static size_t ops_park(struct sriovd_ops *ops, const struct sriov_addr *pf_addr, struct sriov_addr *ret, size_t max) {
+        const struct sriov_device *pf = sriov_model_get(ops->manager->model, pf_addr);
+        struct sriov_addr todo[256];
+        size_t n = 0;
+
+        if (!pf || pf->role != SRIOV_ROLE_PF)
+                return 0;
+        for (size_t i = 0; i < pf->pf.n_vfs && n < ELEMENTSOF(todo); i++) {
+                const struct sriov_device *vf = sriov_model_get(ops->manager->model, &pf->pf.vfs[i].addr);
+                if (vf && !vf->driver)
+                        todo[n++] = vf->addr;
+        }
+        /* Copied first: submitting may change the model under us. */
+        for (size_t i = 0; i < n; i++) {
+                if (ret && i < max)
+                        ret[i] = todo[i];
+                log_info("PF %s: parking idle VF %s on vfio-pci", SRIOV_ADDR_STR(pf_addr), SRIOV_ADDR_STR(&todo[i]));
+                sriovd_binds_submit(ops->manager->binds, &todo[i], "vfio-pci", false, NULL);
+        }
+        return n < max ? n : max;
+}
+
+void sriovd_ops_park_idle(struct sriovd_ops *ops, const struct sriov_addr *pf) {
+        (void) ops_park(ops, pf, NULL, 0);
+}
+
 static void op_finish(struct sriovd_op *op) {
         uint64_t elapsed;
 
@@ -601,6 +646,14 @@ static void op_finish(struct sriovd_op *op) {
                          "PF %s: operation %" PRIu64 " %s: %s", SRIOV_ADDR_STR(&op->pf), op->id,
                          sriov_outcome_to_string(op->report.outcome), op->report.message);
         }
+        /* Park policy: VFs nobody drives would make the kernel's error recovery fail for
+         * the whole hierarchy; vfio-pci has the error handlers. The binds queue behind
+         * this operation's locks. */
+        bool park = false;
+        (void) sriovd_recovery_get_policy(op->ops->manager->recovery, &op->pf, NULL, &park);
+        if (park && !op->hung && op->write_error == 0)
+                op->n_parked = ops_park(op->ops, &op->pf, op->parked, ELEMENTSOF(op->parked));
+
         /* Files first, then the in-process lock: releasing that may grant the next
          * operation at once (FIFO per PF), and it takes the files in turn. */
         op->flock = sriov_flock_release(op->flock);
@@ -611,6 +664,19 @@ static void op_finish(struct sriovd_op *op) {
                 op->n_waiters = 0;
         ops_trim(op->ops);
         sriovd_manager_status_changed(op->ops->manager);
+}
+
+static void op_submit_lock(struct sriovd_op *op) {
+        int r;
+
+        op->lock_submitted = true;
+        op->state = OP_QUEUED;
+        /* May run op_begin() right away, and even finish the operation. */
+        r = sriov_lock_request_submit(op->lock, on_lock_granted, op);
+        if (r < 0) {
+                op->write_error = -r;
+                op_finish(op);
+        }
 }
 
 void sriovd_ops_submit(struct sriovd_ops *ops, const struct sriov_addr *pf_addr,
@@ -671,12 +737,15 @@ void sriovd_ops_submit(struct sriovd_ops *ops, const struct sriov_addr *pf_addr,
 
         log_info("PF %s: operation %" PRIu64 " queued: %u VFs, %s", SRIOV_ADDR_STR(pf_addr), op->id, request->num_vfs,
                  sriov_policy_to_string(request->policy));
-        /* May run op_begin() right away, and even finish the operation. */
-        r = sriov_lock_request_submit(op->lock, on_lock_granted, op);
-        if (r < 0) {
-                op->write_error = -r;
-                op_finish(op);
+        if (sriovd_manager_hierarchy_recovering(ops->manager, &op->hierarchy)) {
+                /* Waits without holding locks, so that sriovd's own recovery (hierarchy
+                 * exclusive) is not stuck behind it. */
+                op->state = OP_DEFERRED;
+                log_info("PF %s: operation %" PRIu64 " waits, %s is being recovered", SRIOV_ADDR_STR(pf_addr), op->id,
+                         SRIOV_ADDR_STR(&op->hierarchy));
+                return;
         }
+        op_submit_lock(op);
 }
 
 static bool addr_concerns_op(const struct sriovd_op *op, const struct sriov_addr *a) {
@@ -709,8 +778,15 @@ void sriovd_ops_kick(struct sriovd_ops *ops) {
         for (struct sriovd_op *op = ops->list; op && n < ELEMENTSOF(deferred); op = op->next)
                 if (op->state == OP_DEFERRED)
                         deferred[n++] = op;
-        while (n > 0)
-                op_begin(deferred[--n]);
+        while (n > 0) {
+                struct sriovd_op *op = deferred[--n];
+                if (sriovd_manager_hierarchy_recovering(ops->manager, &op->hierarchy))
+                        continue;
+                if (op->lock_submitted)
+                        op_begin(op);
+                else
+                        op_submit_lock(op);
+        }
 }
 
 int sriovd_ops_new(struct sriovd_manager *m, struct sriovd_ops **ret) {

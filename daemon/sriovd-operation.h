@@ -47,5 +47,8 @@ void sriovd_ops_kick(struct sriovd_ops *ops);
 json_object *sriovd_ops_list_json(struct sriovd_ops *ops);
 void sriovd_ops_reply_one(struct sriovd_ops *ops, uint64_t id, bool wait, struct evhttp_request *req);
 json_object *sriovd_ops_for_pf_json(struct sriovd_ops *ops, const struct sriov_addr *pf);
+/* Binds every VF of pf that has no driver to vfio-pci (the park policy). */
+void sriovd_ops_park_idle(struct sriovd_ops *ops, const struct sriov_addr *pf);
+
 /* Whether an operation is queued or running on this PF (drift is not reported then). */
 bool sriovd_ops_busy(struct sriovd_ops *ops, const struct sriov_addr *pf);
