@@ -14,6 +14,8 @@ static const struct ctl_command commands[] = {
         { "events", ctl_events, "[ADDRESS] [--follow] [--json]", "PCIe error events and AER counter changes" },
         { "recover", ctl_recover, "ADDRESS", "Recover a PF now (disable, remove, rescan, restore)" },
         { "policy", ctl_policy, "ADDRESS [--recovery P] [--park-idle-vfs yes|no]", "Set a PF's recovery policy" },
+        { "reload", ctl_reload, "", "Re-read the configuration (keeps the old one on errors)" },
+        { "config", ctl_config, "[--json]", "Show the effective configuration" },
         { "bind", ctl_bind, "ADDRESS DRIVER [--force]", "Bind a function to a driver (e.g. vfio-pci)" },
         { "unbind", ctl_unbind, "ADDRESS", "Unbind a function's driver" },
         { "lock", ctl_lock, "ADDRESS [--shared] -- COMMAND...", "Run COMMAND holding sriovd's locks for ADDRESS" },

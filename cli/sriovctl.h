@@ -34,6 +34,8 @@ int ctl_lock(struct ctl_context *ctx, int argc, char **argv);
 int ctl_bind(struct ctl_context *ctx, int argc, char **argv);
 int ctl_events(struct ctl_context *ctx, int argc, char **argv);
 int ctl_recover(struct ctl_context *ctx, int argc, char **argv);
+int ctl_reload(struct ctl_context *ctx, int argc, char **argv);
+int ctl_config(struct ctl_context *ctx, int argc, char **argv);
 int ctl_policy(struct ctl_context *ctx, int argc, char **argv);
 int ctl_unbind(struct ctl_context *ctx, int argc, char **argv);
 

@@ -4,6 +4,7 @@
 
 #include "config.h"
 #include "sriovd-log.h"
+#include "sriovd-config.h"
 #include "sriovd-manager.h"
 #include "sriovd-options.h"
 
@@ -27,9 +28,19 @@ int main(int argc, char **argv) {
                 sriovd_options_done(&options);
                 return 0;
         }
+        /* The configuration fills what the command line left unset; a broken one stops
+         * the start with every error named (file, line, key). */
+        struct sriov_config *config = NULL;
+        r = sriovd_config_load(options.config_file ?: SRIOVD_DEFAULT_CONFIG, &config);
+        if (r < 0) {
+                log_error("Refusing to start with a broken configuration");
+                sriovd_options_done(&options);
+                return 1;
+        }
+        sriovd_config_apply_daemon(config, &options);
         log_set_max_level(options.log_level);
 
-        r = sriovd_manager_new(&options, &m);
+        r = sriovd_manager_new(&options, config, &m);
         if (r >= 0)
                 r = sriovd_manager_run(m);
         m = sriovd_manager_free(m);

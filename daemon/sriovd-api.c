@@ -19,6 +19,7 @@
 #include "sriovd-bind.h"
 #include "sriovd-events.h"
 #include "sriovd-recovery.h"
+#include "sriovd-config.h"
 #include "sriov-bind.h"
 #include "sriov-enable.h"
 
@@ -569,6 +570,33 @@ static void handle_device_policy(struct sriovd_api *api, struct evhttp_request *
         sriovd_api_reply_json(req, 200, sriovd_recovery_pf_json(api->manager->recovery, &addr));
 }
 
+static void handle_reload(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p) {
+        _cleanup_strv_free_ char **errors = NULL;
+        int r;
+
+        if (!method_is(req, EVHTTP_REQ_POST, "POST"))
+                return;
+        r = sriovd_config_reload(api->manager, &errors);
+        if (r < 0) {
+                json_object *o = json_object_new_object(), *arr = json_object_new_array();
+                for (char **e = errors; e && *e; e++)
+                        json_object_array_add(arr, json_object_new_string(*e));
+                json_object_object_add(o, "error", json_object_new_string(
+                        "the configuration has errors; the running configuration is kept"));
+                json_object_object_add(o, "code", json_object_new_int(422));
+                json_object_object_add(o, "errors", arr);
+                sriovd_api_reply_json(req, 422, o);
+                return;
+        }
+        sriovd_api_reply_json(req, 200, sriovd_config_json(api->manager));
+}
+
+static void handle_config(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p) {
+        if (!method_is(req, EVHTTP_REQ_GET, "GET"))
+                return;
+        sriovd_api_reply_json(req, 200, sriovd_config_json(api->manager));
+}
+
 static void handle_operations(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p) {
         if (!method_is(req, EVHTTP_REQ_GET, "GET"))
                 return;
@@ -612,6 +640,8 @@ static const struct api_route routes[] = {
         { { "v1", "devices", "*", "policy" }, 4, handle_device_policy, true },
         { { "v1", "operations" }, 2, handle_operations, false },
         { { "v1", "events" }, 2, handle_events, false },
+        { { "v1", "config" }, 2, handle_config, false },
+        { { "v1", "reload" }, 2, handle_reload, true },
         { { "v1", "operations", "*" }, 3, handle_operation, false },
 };
 

@@ -11,6 +11,7 @@
 #include "sriovd-log.h"
 #include "sriovd-manager.h"
 #include "sriovd-recovery.h"
+#include "sriovd-config.h"
 #include "sriovd-worker.h"
 
 #define BIND_TIMEOUT_SEC 30
@@ -130,6 +131,9 @@ static void bind_job_done(int result, void *userdata) {
                          op->result.driver_now);
                 /* What sriovd bound, it restores after a recovery. */
                 sriovd_recovery_remember_binding(op->owner->manager->recovery, &op->addr, op->driver[0] ? op->driver : NULL);
+                const struct sriov_device *d = sriov_model_get(op->owner->manager->model, &op->addr);
+                if (d && streq(op->result.driver_now, "vfio-pci"))
+                        sriovd_config_vfio_owner(op->owner->manager, &op->addr, d->iommu_group);
         }
         bind_reply(op, result < 0 ? 409 : 200, bind_result_json(op, false));
         sriov_lock_request_release(op->lock);

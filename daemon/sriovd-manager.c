@@ -8,6 +8,7 @@
 #include "sriovd-bind.h"
 #include "sriovd-events.h"
 #include "sriovd-recovery.h"
+#include "sriovd-config.h"
 #include "sriov-uevent.h"
 #include "sriovd-log.h"
 #include "sriovd-manager.h"
@@ -151,6 +152,15 @@ void sriovd_manager_handle_uevent(struct sriovd_manager *m, const char *action, 
                 log_debug("uevent %s %s", action, SRIOV_ADDR_STR(addr));
         if (error_event && m->events)
                 handle_error_event(m, addr, dev);
+        if (streq(action, "add") && m->config) {
+                const struct sriov_device *d = sriov_model_get(m->model, addr);
+                /* A PF that appears (hotplug, rescan, recovery) gets its configuration. */
+                if (d && d->role == SRIOV_ROLE_PF)
+                        sriovd_config_reconcile_pf(m, addr, "the PF appeared");
+        }
+        if (m->drift_timer && (streq(action, "change") || streq(action, "remove") || streq(action, "add")))
+                /* Checked once the burst is over, not per VF: a timer, not a poll. */
+                event_add(m->drift_timer, &(struct timeval) { .tv_sec = 3 });
         if (m->recovery)
                 sriovd_recovery_on_uevent(m->recovery, action, addr);
         if (m->ops)
@@ -177,7 +187,7 @@ void sriovd_manager_repair_drift(struct sriovd_manager *m, const struct sriov_ad
                 return;
         log_notice("PF %s: %zu VFs, %u desired: repairing through the enable path", SRIOV_ADDR_STR(pf), d->pf.n_vfs,
                    want->num_vfs);
-        struct sriov_enable_request req = { .num_vfs = want->num_vfs, .policy = want->policy, .wait = false };
+        struct sriov_enable_request req = { .num_vfs = want->num_vfs, .policy = want->policy, .wait = false, .drivers_autoprobe = -1 };
         sriovd_ops_submit(m->ops, pf, &req, NULL);
 }
 
@@ -226,6 +236,37 @@ static void load_desired(struct sriovd_manager *m) {
                 log_info("Loaded the desired VF counts of %zu PFs from %s", m->n_desired, m->options->state_dir);
 }
 
+/* Someone changed a VF count behind sriovd (sriov_numvfs written by hand): report it once
+ * per change, and repair it when the PF's configuration says so. */
+static void drift_check_cb(evutil_socket_t fd, short what, void *userdata) {
+        struct sriovd_manager *m = userdata;
+
+        for (size_t i = 0; i < m->n_desired; i++) {
+                const struct sriov_desired *want = &m->desired[i];
+                const struct sriov_device *d = sriov_model_get(m->model, &want->pf);
+                const struct sriov_pf_config *c;
+
+                if (!d || d->role != SRIOV_ROLE_PF || sriovd_ops_busy(m->ops, &want->pf) ||
+                    sriovd_manager_hierarchy_recovering(m, sriov_device_hierarchy(d)))
+                        continue;
+                if (d->pf.n_vfs == want->num_vfs) {
+                        m->desired[i].drift_reported = false;
+                        continue;
+                }
+                c = sriovd_config_for(m, &want->pf);
+                if (!m->desired[i].drift_reported) {
+                        struct sriovd_event ev = { .addr = want->pf, .hierarchy = *sriov_device_hierarchy(d), .device_online = -1 };
+                        snprintf(ev.kind, sizeof(ev.kind), "DRIFT");
+                        snprintf(ev.message, sizeof(ev.message), "%zu VFs, %u desired%s", d->pf.n_vfs, want->num_vfs,
+                                 c && c->repair_drift ? "; repairing (repair-drift)" : "; not changed (repair-drift off)");
+                        sriovd_events_record(m->events, &ev);
+                        m->desired[i].drift_reported = true;
+                }
+                if (c && c->repair_drift)
+                        sriovd_manager_repair_drift(m, &want->pf);
+        }
+}
+
 /* After a restart: say where the kernel differs from what was asked; do not rewrite. */
 static void report_drift(struct sriovd_manager *m) {
         for (size_t i = 0; i < m->n_desired; i++) {
@@ -247,7 +288,10 @@ static void on_signal(evutil_socket_t sig, short what, void *userdata) {
         struct sriovd_manager *m = userdata;
 
         if (sig == SIGHUP) {
-                log_info("SIGHUP: nothing to reload yet (no configuration file support in this version)");
+                (void) sd_notify(false, "RELOADING=1\nSTATUS=Reloading the configuration");
+                (void) sriovd_config_reload(m, NULL);
+                (void) sd_notify(false, "READY=1");
+                notify_status(m);
                 return;
         }
         log_info("Received %s, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -259,7 +303,7 @@ static void watchdog_cb(evutil_socket_t fd, short what, void *userdata) {
         (void) sd_notify(false, "WATCHDOG=1");
 }
 
-int sriovd_manager_new(struct sriovd_options *options, struct sriovd_manager **ret) {
+int sriovd_manager_new(struct sriovd_options *options, struct sriov_config *config, struct sriovd_manager **ret) {
         _cleanup_(sriovd_manager_freep) struct sriovd_manager *m = NULL;
         int r;
 
@@ -267,6 +311,7 @@ int sriovd_manager_new(struct sriovd_options *options, struct sriovd_manager **r
         if (!m)
                 return -ENOMEM;
         m->options = options;
+        m->config = config;
 
         m->base = event_base_new();
         if (!m->base)
@@ -296,6 +341,9 @@ struct sriovd_manager *sriovd_manager_free(struct sriovd_manager *m) {
         sriovd_ops_free(m->ops);
         sriovd_binds_free(m->binds);
         sriovd_recovery_free(m->recovery);
+        if (m->drift_timer)
+                event_free(m->drift_timer);
+        sriov_config_free(m->config);
         sriovd_events_free(m->events);
         if (m->aer_poll)
                 event_free(m->aer_poll);
@@ -358,6 +406,9 @@ int sriovd_manager_run(struct sriovd_manager *m) {
 
         load_desired(m);
         report_drift(m);
+        m->drift_timer = evtimer_new(m->base, drift_check_cb, m);
+        if (!m->drift_timer)
+                return log_error_errno(ENOMEM, "Failed to set up the drift timer");
 
         r = sriovd_workers_new(m->base, &m->workers);
         if (r < 0)
@@ -402,6 +453,9 @@ int sriovd_manager_run(struct sriovd_manager *m) {
                     event_add(m->watchdog, &(struct timeval) { .tv_sec = half / 1000000, .tv_usec = half % 1000000 }) < 0)
                         return log_error_errno(ENOMEM, "Failed to set up the watchdog timer");
         }
+
+        if (m->config)
+                sriovd_config_reconcile_all(m, "start");
 
         (void) sd_notify(false, "READY=1");
         notify_status(m);

@@ -21,6 +21,7 @@ struct sriovd_workers;
 struct sriovd_binds;
 struct sriovd_events;
 struct sriovd_recovery;
+struct sriov_config;
 struct sriov_lock_manager;
 
 struct sriovd_manager {
@@ -35,6 +36,8 @@ struct sriovd_manager {
         struct sriovd_binds *binds;
         struct sriovd_events *events;
         struct sriovd_recovery *recovery;
+        struct sriov_config *config;            /* NULL: no file */
+        struct event *drift_timer;
         struct event *aer_poll;
         struct sriovd_workers *workers;         /* threads for blocking kernel writes */
         struct sriov_lock_manager *locks;       /* hierarchy → PF → VF ordering */
@@ -50,7 +53,8 @@ struct sriovd_manager {
         int exit_code;
 };
 
-int sriovd_manager_new(struct sriovd_options *options, struct sriovd_manager **ret);
+/* Takes config (may be NULL). */
+int sriovd_manager_new(struct sriovd_options *options, struct sriov_config *config, struct sriovd_manager **ret);
 struct sriovd_manager *sriovd_manager_free(struct sriovd_manager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct sriovd_manager *, sriovd_manager_free);
 

@@ -8,6 +8,7 @@
 #include "sriov-lock.h"
 #include "sriovd-api.h"
 #include "sriovd-bind.h"
+#include "sriovd-config.h"
 #include "sriovd-recovery.h"
 #include "sriovd-log.h"
 #include "sriovd-manager.h"
@@ -48,6 +49,7 @@ typedef enum op_phase {
 struct write_job {
         struct sriov_sysfs *sysfs;      /* only its fds are used: safe across threads */
         struct sriov_addr pf;
+        char attr[32];
         char value[16];
 };
 
@@ -93,6 +95,7 @@ struct sriovd_op {
         bool replied_hung;
 
         bool lock_submitted;            /* deferred operations wait without holding locks */
+        bool autoprobe_written;
         size_t n_parked;
         struct sriov_addr parked[16];   /* idle VFs handed to vfio-pci afterwards (park policy) */
         size_t n_waiters;
@@ -128,6 +131,7 @@ static void op_finish(struct sriovd_op *op);
 static void op_write(struct sriovd_op *op, unsigned value, OpPhase phase);
 static void op_begin(struct sriovd_op *op);
 static void op_submit_lock(struct sriovd_op *op);
+static void op_write_attr(struct sriovd_op *op, const char *attr, const char *value);
 static size_t ops_park(struct sriovd_ops *ops, const struct sriov_addr *pf_addr, struct sriov_addr *ret, size_t max);
 
 /* ---- JSON ---------------------------------------------------------------------------- */
@@ -394,7 +398,7 @@ static int write_job_run(void *userdata) {
         fd = sriov_sysfs_open_device(j->sysfs, &j->pf);
         if (fd < 0)
                 return fd;
-        return sriov_sysfs_write(fd, "sriov_numvfs", j->value);
+        return sriov_sysfs_write(fd, j->attr, j->value);
 }
 
 static void write_job_done(int result, void *userdata) {
@@ -468,7 +472,7 @@ static void op_write(struct sriovd_op *op, unsigned value, OpPhase phase) {
         op->state = OP_WRITING;
         op->write_value = value;
         op->write_started_usec = now_usec();
-        op->job = (struct write_job) { .sysfs = op->ops->manager->sysfs, .pf = op->pf };
+        op->job = (struct write_job) { .sysfs = op->ops->manager->sysfs, .pf = op->pf, .attr = "sriov_numvfs" };
         snprintf(op->job.value, sizeof(op->job.value), "%u", value);
 
         log_info("PF %s: writing %u to sriov_numvfs (operation %" PRIu64 ")", SRIOV_ADDR_STR(&op->pf), value, op->id);
@@ -479,6 +483,39 @@ static void op_write(struct sriovd_op *op, unsigned value, OpPhase phase) {
                 op->failed_write_value = value;
                 (void) op_build_report(op, op->request.num_vfs);
                 op_finish(op);
+                return;
+        }
+        op->write_in_flight = true;
+        event_add(op->deadline, &tv);
+}
+
+static void attr_job_done(int result, void *userdata) {
+        struct sriovd_op *op = userdata;
+
+        op->write_in_flight = false;
+        event_del(op->deadline);
+        if (result < 0) {
+                log_warning("PF %s: writing %s failed: %s", SRIOV_ADDR_STR(&op->pf), op->job.attr, strerror(-result));
+                op->write_error = -result;
+                op->failed_write_value = op->request.num_vfs;
+                (void) op_build_report(op, op->request.num_vfs);
+                op_finish(op);
+                return;
+        }
+        op_begin(op);   /* re-reads the PF, then the VF count */
+}
+
+static void op_write_attr(struct sriovd_op *op, const char *attr, const char *value) {
+        struct timeval tv = ms_to_tv(op_timeout_ms(op, 0));
+
+        op->state = OP_WRITING;
+        op->job = (struct write_job) { .sysfs = op->ops->manager->sysfs, .pf = op->pf };
+        snprintf(op->job.attr, sizeof(op->job.attr), "%s", attr);
+        snprintf(op->job.value, sizeof(op->job.value), "%s", value);
+        op->write_started_usec = now_usec();
+        log_info("PF %s: writing %s to %s (operation %" PRIu64 ")", SRIOV_ADDR_STR(&op->pf), value, attr, op->id);
+        if (sriovd_workers_submit(op->ops->workers, write_job_run, attr_job_done, op) < 0) {
+                attr_job_done(-ENOMEM, op);
                 return;
         }
         op->write_in_flight = true;
@@ -518,6 +555,14 @@ static void op_begin(struct sriovd_op *op) {
         }
         op->previous = (unsigned) pf->pf.n_vfs;
         op->autoprobe = pf->pf.drivers_autoprobe != 0;
+        if (op->request.drivers_autoprobe >= 0 && op->request.drivers_autoprobe != pf->pf.drivers_autoprobe &&
+            !op->autoprobe_written) {
+                /* sriov_drivers_autoprobe first: it decides whether the VFs about to be
+                 * created get probed. A write like the others: off the loop. */
+                op->autoprobe_written = true;
+                op_write_attr(op, "sriov_drivers_autoprobe", op->request.drivers_autoprobe ? "1" : "0");
+                return;
+        }
         op->offset = pf->pf.offset;
         op->stride = pf->pf.stride;
         op->total_vfs = pf->pf.total_vfs;
@@ -651,6 +696,10 @@ static void op_finish(struct sriovd_op *op) {
          * this operation's locks. */
         bool park = false;
         (void) sriovd_recovery_get_policy(op->ops->manager->recovery, &op->pf, NULL, &park);
+        if (!op->hung && op->write_error == 0 && !(op->have_report && op->report.rolled_back))
+                /* Configured VF drivers and network attributes first, so that parking
+                 * takes only the VFs nobody else wants. */
+                sriovd_config_apply_vfs(op->ops->manager, &op->pf);
         if (park && !op->hung && op->write_error == 0)
                 op->n_parked = ops_park(op->ops, &op->pf, op->parked, ELEMENTSOF(op->parked));
 

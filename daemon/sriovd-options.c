@@ -119,24 +119,29 @@ int sriovd_options_parse(struct sriovd_options *o, int argc, char **argv) {
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
                 switch (c) {
                 case ARG_SOCKET:
+                        o->given |= OPT_GIVEN_SOCKET;
                         r = set_string(&o->socket_path, optarg, "--socket");
                         break;
                 case ARG_SYSFS_ROOT:
                         r = set_string(&o->sysfs_root, optarg, "--sysfs-root");
                         break;
                 case ARG_STATE_DIR:
+                        o->given |= OPT_GIVEN_STATE_DIR;
                         r = set_string(&o->state_dir, optarg, "--state-dir");
                         break;
                 case ARG_RUNTIME_DIR:
+                        o->given |= OPT_GIVEN_RUNTIME_DIR;
                         r = set_string(&o->runtime_dir, optarg, "--runtime-dir");
                         break;
                 case ARG_CONFIG:
                         r = set_string(&o->config_file, optarg, "--config");
                         break;
                 case ARG_ADMIN_GROUP:
+                        o->given |= OPT_GIVEN_ADMIN_GROUP;
                         r = set_string(&o->admin_group, optarg, "--admin-group");
                         break;
                 case ARG_UEVENT_SOURCE:
+                        o->given |= OPT_GIVEN_UEVENT_SOURCE;
                         o->uevent_source = uevent_source_from_string(optarg);
                         r = 0;
                         if (o->uevent_source < 0) {
@@ -145,6 +150,7 @@ int sriovd_options_parse(struct sriovd_options *o, int argc, char **argv) {
                         }
                         break;
                 case ARG_LOG_LEVEL:
+                        o->given |= OPT_GIVEN_LOG_LEVEL;
                         o->log_level = log_level_from_string(optarg);
                         r = 0;
                         if (o->log_level < 0) {
@@ -153,12 +159,15 @@ int sriovd_options_parse(struct sriovd_options *o, int argc, char **argv) {
                         }
                         break;
                 case ARG_SETTLE_QUIET:
+                        o->given |= OPT_GIVEN_SETTLE_QUIET;
                         r = parse_unsigned(optarg, 10, 600000, "--settle-quiet-ms", "milliseconds", &o->settle_quiet_ms);
                         break;
                 case ARG_HISTORY_SIZE:
+                        o->given |= OPT_GIVEN_HISTORY_SIZE;
                         r = parse_unsigned(optarg, 16, 1048576, "--history-size", "events", &o->history_size);
                         break;
                 case ARG_AER_POLL:
+                        o->given |= OPT_GIVEN_AER_POLL;
                         r = parse_unsigned(optarg, 0, 3600, "--aer-poll-interval", "seconds (0: off)", &o->aer_poll_sec);
                         break;
                 case 'h':

@@ -11,7 +11,21 @@ typedef enum uevent_source {
         _UEVENT_SOURCE_INVALID = -22,
 } UeventSource;
 
+/* Which options the command line set: they win over the configuration file. */
+enum {
+        OPT_GIVEN_SOCKET = 1u << 0,
+        OPT_GIVEN_STATE_DIR = 1u << 1,
+        OPT_GIVEN_RUNTIME_DIR = 1u << 2,
+        OPT_GIVEN_UEVENT_SOURCE = 1u << 3,
+        OPT_GIVEN_LOG_LEVEL = 1u << 4,
+        OPT_GIVEN_ADMIN_GROUP = 1u << 5,
+        OPT_GIVEN_SETTLE_QUIET = 1u << 6,
+        OPT_GIVEN_HISTORY_SIZE = 1u << 7,
+        OPT_GIVEN_AER_POLL = 1u << 8,
+};
+
 struct sriovd_options {
+        unsigned given;
         char *socket_path;
         char *sysfs_root;
         char *state_dir;

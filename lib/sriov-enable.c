@@ -62,7 +62,7 @@ static int get_uint(json_object *v, uint64_t max, uint64_t *ret) {
 
 int sriov_enable_request_from_json(json_object *body, struct sriov_enable_request *ret,
                                    const char **ret_error) {
-        struct sriov_enable_request req = { .policy = SRIOV_POLICY_BEST_EFFORT, .wait = true };
+        struct sriov_enable_request req = { .policy = SRIOV_POLICY_BEST_EFFORT, .wait = true, .drivers_autoprobe = -1 };
         bool have_num = false;
         uint64_t v;
 
@@ -93,6 +93,12 @@ int sriov_enable_request_from_json(json_object *body, struct sriov_enable_reques
                                 return -EINVAL;
                         }
                         req.timeout_ms = v;
+                } else if (streq(key, "drivers_autoprobe")) {
+                        if (!json_object_is_type(val, json_type_boolean)) {
+                                *ret_error = "drivers_autoprobe must be true or false";
+                                return -EINVAL;
+                        }
+                        req.drivers_autoprobe = json_object_get_boolean(val);
                 } else if (streq(key, "wait")) {
                         if (!json_object_is_type(val, json_type_boolean)) {
                                 *ret_error = "wait must be true or false";
@@ -100,7 +106,7 @@ int sriov_enable_request_from_json(json_object *body, struct sriov_enable_reques
                         }
                         req.wait = json_object_get_boolean(val);
                 } else {
-                        *ret_error = "unknown member in the body (allowed: num_vfs, policy, timeout_ms, wait)";
+                        *ret_error = "unknown member in the body (allowed: num_vfs, policy, timeout_ms, wait, drivers_autoprobe)";
                         return -EINVAL;
                 }
         }

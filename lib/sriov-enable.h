@@ -50,12 +50,15 @@ struct sriov_enable_request {
         SriovPolicy policy;
         uint64_t timeout_ms;            /* 0: the default, which grows with num_vfs */
         bool wait;                      /* reply once settled (default) or at once */
+        int drivers_autoprobe;          /* set sriov_drivers_autoprobe first: 0, 1; -1 leave */
+        bool from_config;               /* internal: applied from the configuration */
 };
 
 #define SRIOV_TIMEOUT_MS_MIN 100u
 #define SRIOV_TIMEOUT_MS_MAX (3600u * 1000u)
 
-/* Parses {"num_vfs": N, "policy": "...", "timeout_ms": T, "wait": bool}. Unknown keys,
+/* Parses {"num_vfs": N, "policy": "...", "timeout_ms": T, "wait": bool,
+ * "drivers_autoprobe": bool}. Unknown keys,
  * wrong types, negative or fractional numbers are refused with a message in
  * ret_error (static string). */
 int sriov_enable_request_from_json(json_object *body, struct sriov_enable_request *ret,

@@ -17,6 +17,7 @@ struct sriov_desired {
         struct sriov_addr pf;
         unsigned num_vfs;
         SriovPolicy policy;
+        bool drift_reported;            /* runtime only */
 };
 
 /* Writes content to dir/name atomically (creating dir 0755 if missing). */

@@ -347,3 +347,31 @@ int sriov_sysfs_list_virtfn(int pf_dirfd, unsigned **ret, size_t *ret_n) {
         *ret_n = n;
         return 0;
 }
+
+int sriov_sysfs_device_ifname(struct sriov_sysfs *s, const struct sriov_addr *a, char **ret) {
+        _cleanup_close_ int dfd = -EBADF;
+        _cleanup_closedir_ DIR *d = NULL;
+        int fd;
+
+        dfd = sriov_sysfs_open_device(s, a);
+        if (dfd < 0)
+                return dfd;
+        fd = openat(dfd, "net", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        d = fdopendir(fd);
+        if (!d) {
+                safe_close(fd);
+                return negative_errno();
+        }
+        for (struct dirent *de; (de = readdir(d));) {
+                if (de->d_name[0] == '.')
+                        continue;
+                char *name = strdup(de->d_name);
+                if (!name)
+                        return -ENOMEM;
+                *ret = name;
+                return 0;
+        }
+        return -ENOENT;
+}

@@ -58,6 +58,10 @@ int sriov_sysfs_root_has(struct sriov_sysfs *s, const char *path);
 /* Members of IOMMU group N (kernel/iommu_groups/N/devices), sorted. */
 int sriov_sysfs_list_iommu_group(struct sriov_sysfs *s, int group, struct sriov_addr **ret, size_t *ret_n);
 
+/* The first network interface of a PCI function (its net/ directory), e.g. "ens1f0".
+ * -ENOENT when it has none (not a NIC, or no driver). */
+int sriov_sysfs_device_ifname(struct sriov_sysfs *s, const struct sriov_addr *a, char **ret);
+
 /* Whether dirfd has an entry of that name (attribute or link), without following links. */
 int sriov_sysfs_has(int dirfd, const char *name);
 
