@@ -56,19 +56,20 @@ int ctl_events(struct ctl_context *ctx, int argc, char **argv) {
                 { "follow", no_argument, NULL, 'f' },
                 { "json", no_argument, NULL, 'j' },
                 { "limit", required_argument, NULL, 'n' },
+                { "since", required_argument, NULL, 's' },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
         _cleanup_(ctl_response_done) struct ctl_response resp = {};
         bool follow = false, json = false;
-        const char *limit = NULL;
+        const char *limit = NULL, *since = NULL;
         char path[128];
         size_t off;
         json_object *events, *v;
         int c, r, status = 0;
 
         optind = 0;
-        while ((c = getopt_long(argc, argv, "fjn:h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "fjn:s:h", options, NULL)) >= 0)
                 switch (c) {
                 case 'f':
                         follow = true;
@@ -83,8 +84,15 @@ int ctl_events(struct ctl_context *ctx, int argc, char **argv) {
                         }
                         limit = optarg;
                         break;
+                case 's':
+                        if (strspn(optarg, "0123456789") != strlen(optarg) || !optarg[0] || strlen(optarg) > 19) {
+                                fprintf(stderr, "sriovctl events: --since needs an event sequence number\n");
+                                return CTL_EXIT_USAGE;
+                        }
+                        since = optarg;
+                        break;
                 case 'h':
-                        printf("Usage: sriovctl events [ADDRESS] [--follow] [--json] [--limit N]\n\n"
+                        printf("Usage: sriovctl events [ADDRESS] [--follow] [--json] [--limit N] [--since SEQ]\n\n"
                                "PCIe error events (kernel recovery uevents, AER counter changes) sriovd saw.\n"
                                "ADDRESS filters by function or by root port (hierarchy). --follow waits for more.\n");
                         return CTL_EXIT_OK;
@@ -105,7 +113,9 @@ int ctl_events(struct ctl_context *ctx, int argc, char **argv) {
                 off += (size_t) snprintf(path + off, sizeof(path) - off, "&device=%s", SRIOV_ADDR_STR(&a));
         }
         if (limit)
-                snprintf(path + off, sizeof(path) - off, "&limit=%s", limit);
+                off += (size_t) snprintf(path + off, sizeof(path) - off, "&limit=%s", limit);
+        if (since)
+                snprintf(path + off, sizeof(path) - off, "&since=%s", since);
 
         if (follow) {
                 r = ctl_request_stream(ctx->socket_path, "GET", path, on_line, &json, &status);

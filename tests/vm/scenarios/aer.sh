@@ -57,8 +57,9 @@ assert_eq true "$(ctl status "$RP" --json | jq -r .device.hierarchy.kernel_can_r
 ls /dev/vfio/ | grep -q "$(iommu_group "$(vf_addr 0)")" && pass "/dev/vfio node present" || fail "no /dev/vfio node"
 s=$(last_seq)
 # An enable asked while the kernel recovers must wait, then complete.
-coproc FOLLOW { "$SRIOVCTL" --socket "$SRIOVD_SOCKET" events --follow --json; }
+coproc FOLLOW { "$SRIOVCTL" --socket "$SRIOVD_SOCKET" events --follow --json --since "$s"; }
 inject rp1 UNSUP >/dev/null &
+inject_pid=$!
 state=none
 while read -r -t 60 line <&"${FOLLOW[0]}"; do
     if [ "$(jq -r .event <<<"$line")" = BEGIN_RECOVERY ]; then
@@ -66,7 +67,7 @@ while read -r -t 60 line <&"${FOLLOW[0]}"; do
         break
     fi
 done
-kill "$FOLLOW_PID" 2>/dev/null; wait
+kill "$FOLLOW_PID" 2>/dev/null; wait "$inject_pid" 2>/dev/null
 assert_eq waiting-for-recovery "$state" "an enable asked during the kernel's recovery waits"
 if wait_for -t 60 has_event "$s" SUCCESSFUL_RECOVERY "$PF"; then pass "SUCCESSFUL_RECOVERY with parked VFs"; else fail "no SUCCESSFUL_RECOVERY: $(events_since "$s")"; fi
 has_event "$s" RECOVERY_START "$PF" && fail "sriovd started a recovery although the kernel recovered" || pass "nothing for sriovd to repair"
