@@ -779,6 +779,10 @@ void sriovd_ops_submit(struct sriovd_ops *ops, const struct sriov_addr *pf_addr,
         if (r < 0)
                 log_warning_errno(r, "Cannot persist the desired VF count of %s; continuing", SRIOV_ADDR_STR(pf_addr));
 
+        /* Decided before replying, so that a 202 says what the operation does now. */
+        bool deferred = sriovd_manager_hierarchy_recovering(ops->manager, &op->hierarchy);
+        if (deferred)
+                op->state = OP_DEFERRED;
         if (request->wait)
                 (void) op_add_waiter(op, req);
         else
@@ -786,10 +790,9 @@ void sriovd_ops_submit(struct sriovd_ops *ops, const struct sriov_addr *pf_addr,
 
         log_info("PF %s: operation %" PRIu64 " queued: %u VFs, %s", SRIOV_ADDR_STR(pf_addr), op->id, request->num_vfs,
                  sriov_policy_to_string(request->policy));
-        if (sriovd_manager_hierarchy_recovering(ops->manager, &op->hierarchy)) {
+        if (deferred) {
                 /* Waits without holding locks, so that sriovd's own recovery (hierarchy
                  * exclusive) is not stuck behind it. */
-                op->state = OP_DEFERRED;
                 log_info("PF %s: operation %" PRIu64 " waits, %s is being recovered", SRIOV_ADDR_STR(pf_addr), op->id,
                          SRIOV_ADDR_STR(&op->hierarchy));
                 return;
