@@ -103,7 +103,9 @@ static void handle_error_event(struct sriovd_manager *m, const struct sriov_addr
         collect_aer_deltas(m, addr, &ev);
         if (!sriov_addr_equal(&ev.hierarchy, addr))
                 collect_aer_deltas(m, &ev.hierarchy, &ev);
-        sriovd_events_record(m->events, &ev);
+        uint64_t seq = sriovd_events_record(m->events, &ev);
+        if (m->ops)
+                sriovd_ops_note_error(m->ops, &ev.hierarchy, addr, ev.kind, seq);
         if (r >= 0 && e.kind != SRIOV_ERROR_EVENT_NONE && m->recovery)
                 sriovd_recovery_on_error_event(m->recovery, addr, e.kind);
 }

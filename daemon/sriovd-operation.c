@@ -96,6 +96,9 @@ struct sriovd_op {
 
         bool lock_submitted;            /* deferred operations wait without holding locks */
         bool autoprobe_written;
+        size_t n_errors;                /* PCIe error events on the hierarchy while writing/settling */
+        struct { uint64_t seq; char kind[32]; struct sriov_addr addr; } errors[16];
+        unsigned errors_dropped;
         size_t n_parked;
         struct sriov_addr parked[16];   /* idle VFs handed to vfio-pci afterwards (park policy) */
         size_t n_waiters;
@@ -177,8 +180,27 @@ static json_object *op_to_json(const struct sriovd_op *op) {
                 json_object_object_add(l, "message", json_object_new_string(sriov_numvfs_strerror(op->late_result)));
                 json_object_object_add(o, "hung_write_returned", l);
         }
+        if (op->n_errors > 0) {
+                json_object *arr = json_object_new_array();
+                for (size_t i = 0; i < op->n_errors; i++) {
+                        json_object *e = json_object_new_object();
+                        json_object_object_add(e, "seq", json_object_new_uint64(op->errors[i].seq));
+                        json_object_object_add(e, "event", json_object_new_string(op->errors[i].kind));
+                        json_object_object_add(e, "device", sriov_addr_to_json(&op->errors[i].addr));
+                        json_object_array_add(arr, e);
+                }
+                json_object_object_add(o, "pcie_errors_during", arr);
+                if (op->errors_dropped)
+                        json_object_object_add(o, "pcie_errors_dropped", json_object_new_int(op->errors_dropped));
+        }
         if (op->have_report) {
                 json_object *rep = sriov_report_to_json(&op->report);
+                if (op->n_errors > 0) {
+                        /* The report says it too: a result reached while the kernel reported
+                         * errors below this root port is not the whole story. */
+                        json_object_object_add(rep, "pcie_errors_during_operation",
+                                               json_object_new_int64((int64_t) (op->n_errors + op->errors_dropped)));
+                }
                 if (op->n_parked > 0) {
                         json_object *arr = json_object_new_array();
                         for (size_t i = 0; i < op->n_parked; i++)
@@ -819,6 +841,24 @@ void sriovd_ops_on_uevent(struct sriovd_ops *ops, const char *action, const stru
                         continue;
                 op_arm_quiet(op);
                 op_check_settled(op);
+        }
+}
+
+void sriovd_ops_note_error(struct sriovd_ops *ops, const struct sriov_addr *hierarchy, const struct sriov_addr *addr,
+                           const char *kind, uint64_t seq) {
+        for (struct sriovd_op *op = ops->list; op; op = op->next) {
+                if ((op->state != OP_WRITING && op->state != OP_SETTLING) || !sriov_addr_equal(&op->hierarchy, hierarchy))
+                        continue;
+                if (op->n_errors >= ELEMENTSOF(op->errors)) {
+                        op->errors_dropped++;
+                        continue;
+                }
+                op->errors[op->n_errors].seq = seq;
+                op->errors[op->n_errors].addr = *addr;
+                snprintf(op->errors[op->n_errors].kind, sizeof(op->errors[0].kind), "%s", kind);
+                op->n_errors++;
+                log_warning("PF %s: %s on %s during operation %" PRIu64 " (%s)", SRIOV_ADDR_STR(&op->pf), kind,
+                            SRIOV_ADDR_STR(addr), op->id, op_state_names[op->state]);
         }
 }
 

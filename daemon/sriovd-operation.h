@@ -38,6 +38,11 @@ void sriovd_ops_submit(struct sriovd_ops *ops, const struct sriov_addr *pf,
 /* Model changed for addr (after the model applied the uevent). */
 void sriovd_ops_on_uevent(struct sriovd_ops *ops, const char *action, const struct sriov_addr *addr);
 
+/* A PCIe error event (recorded as seq) below hierarchy: operations writing or settling
+ * there note it, and their report says so. */
+void sriovd_ops_note_error(struct sriovd_ops *ops, const struct sriov_addr *hierarchy, const struct sriov_addr *addr,
+                           const char *kind, uint64_t seq);
+
 /* A hierarchy the kernel is recovering must not be written to; called when that ends so
  * that queued operations proceed. */
 void sriovd_ops_kick(struct sriovd_ops *ops);
