@@ -10,7 +10,9 @@
  * and exits after N events (0 = until timeout).  Exit 0 on success, 1 on error,
  * 2 on timeout before N events.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <libudev.h>
 #include <poll.h>
