@@ -751,11 +751,16 @@ int sriovd_api_new(struct sriovd_manager *m, const char *socket_path, struct sri
         }
         if (m->options->admin_group) {
                 struct group *g = getgrnam(m->options->admin_group);
+                char *end;
+                unsigned long gid = strtoul(m->options->admin_group, &end, 10);
                 if (g) {
                         api->admin_gid = g->gr_gid;
                         api->have_admin_gid = true;
+                } else if (m->options->admin_group[0] >= '0' && m->options->admin_group[0] <= '9' && !*end) {
+                        api->admin_gid = (gid_t) gid;   /* a numeric gid, as the configuration allows */
+                        api->have_admin_gid = true;
                 } else
-                        log_warning("Admin group '%s' does not exist; only root may change state",
+                        log_warning("Admin group '%s' does not exist; only root and sriovd's own user may change state",
                                     m->options->admin_group);
         }
 

@@ -351,7 +351,9 @@ void sriovd_config_vfio_owner(struct sriovd_manager *m, const struct sriov_addr 
         }
         snprintf(node, sizeof(node), "/dev/vfio/%d", group);
         if (chown(node, uid, gid) < 0)
-                log_warning_errno(errno, "Cannot hand %s to %s:%s", node, strna(c->vfio_owner), strna(c->vfio_group));
+                /* An error, not a warning: a VM that cannot open its device is down. */
+                log_error_errno(errno, "Cannot hand %s to %s:%s (sandboxed without CAP_CHOWN?)", node,
+                                strna(c->vfio_owner), strna(c->vfio_group));
         else
                 log_info("%s of %s handed to %s:%s", node, SRIOV_ADDR_STR(vf_addr), strna(c->vfio_owner), strna(c->vfio_group));
 }

@@ -166,7 +166,7 @@ void sriovd_manager_handle_uevent(struct sriovd_manager *m, const char *action, 
         if (m->recovery)
                 sriovd_recovery_on_uevent(m->recovery, action, addr);
         if (m->ops)
-                sriovd_ops_on_uevent(m->ops, action, addr);
+                sriovd_ops_on_uevent(m->ops, action, addr, error_event != NULL);
 }
 
 bool sriovd_manager_hierarchy_recovering(struct sriovd_manager *m, const struct sriov_addr *hierarchy) {
@@ -458,6 +458,8 @@ int sriovd_manager_run(struct sriovd_manager *m) {
 
         if (m->config)
                 sriovd_config_reconcile_all(m, "start");
+        /* Drift that exists already at start is checked once, not only after a uevent. */
+        event_add(m->drift_timer, &(struct timeval) { .tv_sec = 3 });
 
         (void) sd_notify(false, "READY=1");
         notify_status(m);

@@ -87,6 +87,7 @@ struct sriovd_op {
         unsigned failed_write_value;
 
         unsigned settle_target;
+        bool pf_change_seen;            /* the kernel's "change" on the PF: it finished adding VFs */
         struct event *deadline;
         struct event *quiet;
 
@@ -387,11 +388,22 @@ static void op_check_settled(struct sriovd_op *op) {
                 op_settled(op);
 }
 
+static void op_arm_quiet(struct sriovd_op *op);
+
 static void on_quiet(evutil_socket_t fd, short what, void *userdata) {
         struct sriovd_op *op = userdata;
 
-        if (op->state == OP_SETTLING)
-                op_settled(op);
+        if (op->state != OP_SETTLING)
+                return;
+        /* Silence alone is not the end while VFs are missing: the kernel says it is done
+         * adding them with one "change" uevent on the PF at the end of sriov_enable().
+         * Without it (VFs still arriving, a kernel that adds them asynchronously) wait
+         * on, up to the deadline. */
+        if (op->settle_target > 0 && op_current_vfs(op) < op->settle_target && !op->pf_change_seen) {
+                op_arm_quiet(op);
+                return;
+        }
+        op_settled(op);
 }
 
 static void op_arm_quiet(struct sriovd_op *op) {
@@ -492,6 +504,7 @@ static void op_write(struct sriovd_op *op, unsigned value, OpPhase phase) {
 
         op->phase = phase;
         op->state = OP_WRITING;
+        op->pf_change_seen = false;
         op->write_value = value;
         op->write_started_usec = now_usec();
         op->job = (struct write_job) { .sysfs = op->ops->manager->sysfs, .pf = op->pf, .attr = "sriov_numvfs" };
@@ -680,8 +693,13 @@ static size_t ops_park(struct sriovd_ops *ops, const struct sriov_addr *pf_addr,
 
         if (!pf || pf->role != SRIOV_ROLE_PF)
                 return 0;
+        const struct sriov_pf_config *c = sriovd_config_for(ops->manager, pf_addr);
         for (size_t i = 0; i < pf->pf.n_vfs && n < ELEMENTSOF(todo); i++) {
                 const struct sriov_device *vf = sriov_model_get(ops->manager->model, &pf->pf.vfs[i].addr);
+                const struct sriov_vf_config *vc = c ? sriov_pf_config_vf(c, pf->pf.vfs[i].index) : NULL;
+                /* A VF the configuration gives a driver is not idle: its bind is queued. */
+                if (c && (c->vf_driver || (vc && vc->driver)))
+                        continue;
                 if (vf && !vf->driver)
                         todo[n++] = vf->addr;
         }
@@ -835,8 +853,14 @@ static bool addr_concerns_op(const struct sriovd_op *op, const struct sriov_addr
         return rid >= first && rid <= last;
 }
 
-void sriovd_ops_on_uevent(struct sriovd_ops *ops, const char *action, const struct sriov_addr *addr) {
+void sriovd_ops_on_uevent(struct sriovd_ops *ops, const char *action, const struct sriov_addr *addr,
+                          bool error_event) {
         for (struct sriovd_op *op = ops->list; op; op = op->next) {
+                /* The PF's "change" comes before the write returns: note it while writing.
+                 * A change that carries ERROR_EVENT is AER's, not sriov_enable()'s. */
+                if ((op->state == OP_WRITING || op->state == OP_SETTLING) && streq(action, "change") &&
+                    !error_event && sriov_addr_equal(addr, &op->pf))
+                        op->pf_change_seen = true;
                 if (op->state != OP_SETTLING || !addr_concerns_op(op, addr))
                         continue;
                 op_arm_quiet(op);

@@ -36,7 +36,8 @@ void sriovd_ops_submit(struct sriovd_ops *ops, const struct sriov_addr *pf,
                        const struct sriov_enable_request *request, struct evhttp_request *req);
 
 /* Model changed for addr (after the model applied the uevent). */
-void sriovd_ops_on_uevent(struct sriovd_ops *ops, const char *action, const struct sriov_addr *addr);
+void sriovd_ops_on_uevent(struct sriovd_ops *ops, const char *action, const struct sriov_addr *addr,
+                          bool error_event);
 
 /* A PCIe error event (recorded as seq) below hierarchy: operations writing or settling
  * there note it, and their report says so. */
