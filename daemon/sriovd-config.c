@@ -103,8 +103,11 @@ void sriovd_config_reconcile_pf(struct sriovd_manager *m, const struct sriov_add
         };
         log_info("PF %s: applying %s:%u (%s): %u VFs%s", SRIOV_ADDR_STR(pf_addr), c->source_file, c->source_line, why,
                  req.num_vfs, autoprobe_differs ? ", drivers autoprobe changed" : "");
-        /* The same count writes nothing; the operation still applies drivers after it. */
-        sriovd_ops_submit(m->ops, pf_addr, &req, NULL);
+        /* The same count writes nothing; the operation still applies drivers after it.
+         * At start, READY=1 waits for it: units ordered after sriovd find their VFs. */
+        req.startup = m->starting;
+        if (sriovd_ops_submit(m->ops, pf_addr, &req, NULL) > 0 && req.startup)
+                m->startup_pending++;
 }
 
 void sriovd_config_reconcile_all(struct sriovd_manager *m, const char *why) {

@@ -345,6 +345,8 @@ struct sriovd_manager *sriovd_manager_free(struct sriovd_manager *m) {
         sriovd_recovery_free(m->recovery);
         if (m->drift_timer)
                 event_free(m->drift_timer);
+        if (m->startup_timeout)
+                event_free(m->startup_timeout);
         sriov_config_free(m->config);
         sriovd_events_free(m->events);
         if (m->aer_poll)
@@ -382,6 +384,31 @@ static int add_signal(struct sriovd_manager *m, int sig, struct event **ret) {
         }
         *ret = ev;
         return 0;
+}
+
+static void manager_ready(struct sriovd_manager *m) {
+        if (!m->starting)
+                return;
+        m->starting = false;
+        if (m->startup_timeout)
+                event_del(m->startup_timeout);
+        (void) sd_notify(false, "READY=1");
+        notify_status(m);
+        log_info("Ready, API on %s", m->options->socket_path);
+}
+
+static void startup_timeout_cb(evutil_socket_t fd, short what, void *userdata) {
+        struct sriovd_manager *m = userdata;
+
+        log_warning("%u configured operation(s) still running after 80 s; reporting ready anyway", m->startup_pending);
+        manager_ready(m);
+}
+
+void sriovd_manager_startup_op_done(struct sriovd_manager *m) {
+        if (m->startup_pending > 0)
+                m->startup_pending--;
+        if (m->startup_pending == 0)
+                manager_ready(m);
 }
 
 int sriovd_manager_run(struct sriovd_manager *m) {
@@ -456,14 +483,23 @@ int sriovd_manager_run(struct sriovd_manager *m) {
                         return log_error_errno(ENOMEM, "Failed to set up the watchdog timer");
         }
 
+        /* The API answers already (status, progress); READY=1 waits for the configured
+         * state, so that units ordered after sriovd.service find their VFs. */
+        m->starting = true;
         if (m->config)
                 sriovd_config_reconcile_all(m, "start");
         /* Drift that exists already at start is checked once, not only after a uevent. */
         event_add(m->drift_timer, &(struct timeval) { .tv_sec = 3 });
-
-        (void) sd_notify(false, "READY=1");
-        notify_status(m);
-        log_info("Ready, API on %s", m->options->socket_path);
+        if (m->startup_pending > 0) {
+                log_info("Applying the configuration to %u PF(s) before reporting ready", m->startup_pending);
+                (void) sd_notifyf(false, "STATUS=Applying the configuration to %u PF(s)", m->startup_pending);
+                /* Bounded: a kernel that never answers must not hold the boot; each
+                 * operation reports a hung write at its own deadline well before this. */
+                m->startup_timeout = evtimer_new(m->base, startup_timeout_cb, m);
+                if (m->startup_timeout)
+                        event_add(m->startup_timeout, &(struct timeval) { .tv_sec = 80 });
+        } else
+                manager_ready(m);
 
         if (event_base_dispatch(m->base) < 0)
                 return log_error_errno(EIO, "Event loop failed");

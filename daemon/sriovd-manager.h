@@ -38,6 +38,9 @@ struct sriovd_manager {
         struct sriovd_recovery *recovery;
         struct sriov_config *config;            /* NULL: no file */
         struct event *drift_timer;
+        bool starting;                          /* before READY=1 */
+        unsigned startup_pending;               /* configured operations READY=1 waits for */
+        struct event *startup_timeout;
         struct event *aer_poll;
         struct sriovd_workers *workers;         /* threads for blocking kernel writes */
         struct sriov_lock_manager *locks;       /* hierarchy → PF → VF ordering */
@@ -78,6 +81,9 @@ void sriovd_manager_repair_drift(struct sriovd_manager *m, const struct sriov_ad
 int sriovd_manager_set_desired(struct sriovd_manager *m, const struct sriov_addr *pf, unsigned num_vfs,
                                SriovPolicy policy);
 const struct sriov_desired *sriovd_manager_get_desired(struct sriovd_manager *m, const struct sriov_addr *pf);
+
+/* A start-up operation finished (or reported its write as hung). */
+void sriovd_manager_startup_op_done(struct sriovd_manager *m);
 
 /* Something worth a new STATUS= line happened (rate limited). */
 void sriovd_manager_status_changed(struct sriovd_manager *m);

@@ -132,6 +132,7 @@ static uint64_t op_timeout_ms(const struct sriovd_op *op, unsigned count) {
 }
 
 static void op_finish(struct sriovd_op *op);
+static void op_startup_done(struct sriovd_op *op);
 static void op_write(struct sriovd_op *op, unsigned value, OpPhase phase);
 static void op_begin(struct sriovd_op *op);
 static void op_submit_lock(struct sriovd_op *op);
@@ -490,6 +491,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *userdata) {
                 (void) op_build_report(op, op->request.num_vfs);
                 op->replied_hung = true;
                 op_reply_waiters(op);
+                op_startup_done(op);    /* reported: start-up does not wait for the kernel */
                 return;
         }
         if (op->state == OP_SETTLING) {
@@ -717,6 +719,13 @@ void sriovd_ops_park_idle(struct sriovd_ops *ops, const struct sriov_addr *pf) {
         (void) ops_park(ops, pf, NULL, 0);
 }
 
+static void op_startup_done(struct sriovd_op *op) {
+        if (!op->request.startup)
+                return;
+        op->request.startup = false;
+        sriovd_manager_startup_op_done(op->ops->manager);
+}
+
 static void op_finish(struct sriovd_op *op) {
         uint64_t elapsed;
 
@@ -751,6 +760,7 @@ static void op_finish(struct sriovd_op *op) {
                 op_reply_waiters(op);
         else
                 op->n_waiters = 0;
+        op_startup_done(op);
         ops_trim(op->ops);
         sriovd_manager_status_changed(op->ops->manager);
 }
@@ -768,8 +778,8 @@ static void op_submit_lock(struct sriovd_op *op) {
         }
 }
 
-void sriovd_ops_submit(struct sriovd_ops *ops, const struct sriov_addr *pf_addr,
-                       const struct sriov_enable_request *request, struct evhttp_request *req) {
+int sriovd_ops_submit(struct sriovd_ops *ops, const struct sriov_addr *pf_addr,
+                      const struct sriov_enable_request *request, struct evhttp_request *req) {
         const struct sriov_device *pf = sriov_model_get(ops->manager->model, pf_addr);
         struct sriovd_op *op;
         char why[512];
@@ -778,17 +788,17 @@ void sriovd_ops_submit(struct sriovd_ops *ops, const struct sriov_addr *pf_addr,
         r = sriov_enable_validate(pf, request, why, sizeof(why));
         if (r == -ENODEV) {
                 sriovd_api_reply_error(req, 404, "No PCI function %s on this system", SRIOV_ADDR_STR(pf_addr));
-                return;
+                return -EINVAL;
         }
         if (r < 0) {
                 sriovd_api_reply_error(req, 422, "%s", why);
-                return;
+                return -EINVAL;
         }
 
         op = calloc(1, sizeof(*op));
         if (!op) {
                 sriovd_api_reply_error(req, 500, "Out of memory");
-                return;
+                return -EINVAL;
         }
         op->ops = ops;
         op->id = ++ops->next_id;
@@ -802,7 +812,7 @@ void sriovd_ops_submit(struct sriovd_ops *ops, const struct sriov_addr *pf_addr,
         if (!op->deadline || !op->quiet) {
                 op_free(op);
                 sriovd_api_reply_error(req, 500, "Out of memory");
-                return;
+                return -EINVAL;
         }
         /* Hierarchy shared (operations on other PFs below the same root port may run),
          * PF exclusive (one operation per PF at a time, in arrival order). */
@@ -810,7 +820,7 @@ void sriovd_ops_submit(struct sriovd_ops *ops, const struct sriov_addr *pf_addr,
         if (r < 0) {
                 op_free(op);
                 sriovd_api_reply_error(req, 500, "Cannot create the lock request: %s", strerror(-r));
-                return;
+                return -EINVAL;
         }
         op->next = ops->list;
         ops->list = op;
@@ -835,9 +845,10 @@ void sriovd_ops_submit(struct sriovd_ops *ops, const struct sriov_addr *pf_addr,
                  * exclusive) is not stuck behind it. */
                 log_info("PF %s: operation %" PRIu64 " waits, %s is being recovered", SRIOV_ADDR_STR(pf_addr), op->id,
                          SRIOV_ADDR_STR(&op->hierarchy));
-                return;
+                return 1;
         }
         op_submit_lock(op);
+        return 1;
 }
 
 static bool addr_concerns_op(const struct sriovd_op *op, const struct sriov_addr *a) {

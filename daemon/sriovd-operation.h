@@ -30,10 +30,10 @@ struct sriovd_op;
 int sriovd_ops_new(struct sriovd_manager *m, struct sriovd_ops **ret);
 struct sriovd_ops *sriovd_ops_free(struct sriovd_ops *ops);
 
-/* Validates against the model and queues. Replies to req: 4xx on refusal, 202 with the
+/* Validates against the model and queues; 1 when queued, < 0 when refused. Replies to req: 4xx on refusal, 202 with the
  * operation when !wait, or the final report (200) once settled. */
-void sriovd_ops_submit(struct sriovd_ops *ops, const struct sriov_addr *pf,
-                       const struct sriov_enable_request *request, struct evhttp_request *req);
+int sriovd_ops_submit(struct sriovd_ops *ops, const struct sriov_addr *pf,
+                      const struct sriov_enable_request *request, struct evhttp_request *req);
 
 /* Model changed for addr (after the model applied the uevent). */
 void sriovd_ops_on_uevent(struct sriovd_ops *ops, const char *action, const struct sriov_addr *addr,

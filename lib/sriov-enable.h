@@ -52,6 +52,7 @@ struct sriov_enable_request {
         bool wait;                      /* reply once settled (default) or at once */
         int drivers_autoprobe;          /* set sriov_drivers_autoprobe first: 0, 1; -1 leave */
         bool from_config;               /* internal: applied from the configuration */
+        bool startup;                   /* internal: READY=1 waits for it */
 };
 
 #define SRIOV_TIMEOUT_MS_MIN 100u
