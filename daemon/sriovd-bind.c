@@ -218,8 +218,13 @@ void sriovd_binds_submit(struct sriovd_binds *b, const struct sriov_addr *addr, 
                 sriovd_api_reply_error(req, 404, "No PCI function %s on this system", SRIOV_ADDR_STR(addr));
                 return;
         }
-        if (!req && driver)
+        if (!req && driver) {
+                /* Internal binds (parking, configuration) are idempotent: one per function. */
+                for (struct bind_op *o = b->list; o; o = o->next)
+                        if (sriov_addr_equal(&o->addr, addr) && streq(o->driver, driver))
+                                return;
                 log_debug("Internal bind of %s to %s", SRIOV_ADDR_STR(addr), driver);
+        }
         if (d->role == SRIOV_ROLE_BRIDGE) {
                 sriovd_api_reply_error(req, 422, "%s is a bridge; sriovd does not rebind bridges", SRIOV_ADDR_STR(addr));
                 return;

@@ -243,6 +243,22 @@ static void load_desired(struct sriovd_manager *m) {
 static void drift_check_cb(evutil_socket_t fd, short what, void *userdata) {
         struct sriovd_manager *m = userdata;
 
+        /* Park policy is a standing order: VFs that lost their driver since (a probe that
+         * failed late, a recovery that brought them back driverless) are parked too. */
+        struct sriov_addr park[128];
+        size_t n_park = 0;
+        for (size_t i = 0; i < sriov_model_size(m->model) && n_park < ELEMENTSOF(park); i++) {
+                const struct sriov_device *d = sriov_model_at(m->model, i);
+                bool on = false;
+                if (d->role != SRIOV_ROLE_PF || d->pf.n_vfs == 0)
+                        continue;
+                (void) sriovd_recovery_get_policy(m->recovery, &d->addr, NULL, &on);
+                if (on && !sriovd_ops_busy(m->ops, &d->addr) && !sriovd_manager_hierarchy_recovering(m, sriov_device_hierarchy(d)))
+                        park[n_park++] = d->addr;
+        }
+        for (size_t i = 0; i < n_park; i++)
+                sriovd_ops_park_idle(m->ops, &park[i]);
+
         for (size_t i = 0; i < m->n_desired; i++) {
                 const struct sriov_desired *want = &m->desired[i];
                 const struct sriov_device *d = sriov_model_get(m->model, &want->pf);

@@ -358,7 +358,10 @@ static void op_settled(struct sriovd_op *op) {
         case PHASE_APPLY:
                 if (op_build_report(op, op->request.num_vfs) < 0)
                         break;
-                if (op->request.policy == SRIOV_POLICY_ALL_OR_NOTHING && op->report.outcome == SRIOV_OUTCOME_PARTIAL) {
+                /* All or nothing: anything short of complete goes back to where it was -
+                 * also when nothing came up after clearing a previous count. */
+                if (op->request.policy == SRIOV_POLICY_ALL_OR_NOTHING && op->report.outcome != SRIOV_OUTCOME_COMPLETE &&
+                    op_current_vfs(op) != op->previous) {
                         log_notice("PF %s: %s; all-or-nothing, rolling back to %u VFs", SRIOV_ADDR_STR(&op->pf),
                                    op->report.message, op->previous);
                         op_write(op, 0, PHASE_ROLLBACK_CLEAR);
@@ -469,6 +472,12 @@ static void write_job_done(int result, void *userdata) {
                 op->failed_write_value = op->write_value;
                 op_verify(op);
                 (void) op_build_report(op, op->request.num_vfs);
+                if (op->request.policy == SRIOV_POLICY_ALL_OR_NOTHING && op->previous > 0 &&
+                    op_current_vfs(op) != op->previous) {
+                        /* The kernel refused N after we cleared: put the previous count back. */
+                        op_write(op, 0, PHASE_ROLLBACK_CLEAR);
+                        return;
+                }
                 op_finish(op);
                 return;
         }

@@ -134,9 +134,10 @@ struct sriov_report_input {
 
 /* Classifies and describes. complete: every requested VF exists and, when drivers
  * autoprobe, is bound (with autoprobe off a VF without driver is what was asked for);
- * partial: some but not all requested VFs are usable - including the kernel's silent
- * case where the PF driver enabled fewer VFs and the write still succeeded; failed: a
- * write failed or hung, or none is usable. */
+ * partial: VFs were enumerated but not all requested ones are usable - fewer exist than
+ * asked (the kernel's silent case where the PF driver enabled fewer VFs and the write
+ * still succeeded), or some or all have no driver (probe failed); failed: a write failed
+ * or hung, or no VF was enumerated at all. */
 int sriov_report_build(const struct sriov_report_input *in, struct sriov_report *ret);
 /* After an all-or-nothing rollback. */
 void sriov_report_set_rollback(struct sriov_report *r, int error, unsigned final_num_vfs);

@@ -11,8 +11,11 @@
 #include "sriov-state.h"
 
 static int mkdir_p(const char *dir) {
-        _cleanup_free_ char *copy = strdup(dir);
+        _cleanup_free_ char *copy = NULL;
 
+        if (!dir || dir[0] == '\0')
+                return -EINVAL;
+        copy = strdup(dir);
         if (!copy)
                 return -ENOMEM;
         for (char *s = copy + 1; ; s++) {
@@ -75,6 +78,39 @@ fail:
         return r;
 }
 
+/* json_object_from_file() stops after the first value; a file with anything but
+ * whitespace after it is not ours to half-trust. */
+static json_object *parse_whole_file(const char *path) {
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        _cleanup_free_ char *buf = NULL;
+        json_tokener *tok;
+        json_object *o;
+        size_t len;
+
+        if (!f)
+                return NULL;
+        buf = malloc(1024 * 1024 + 1);
+        if (!buf)
+                return NULL;
+        len = fread(buf, 1, 1024 * 1024 + 1, f);
+        if (len > 1024 * 1024 || ferror(f))
+                return NULL;
+        tok = json_tokener_new();
+        if (!tok)
+                return NULL;
+        o = json_tokener_parse_ex(tok, buf, (int) len);
+        size_t end = o && json_tokener_get_error(tok) == json_tokener_success ? json_tokener_get_parse_end(tok) : 0;
+        json_tokener_free(tok);
+        if (!o)
+                return NULL;
+        for (size_t i = end; i < len; i++)
+                if (buf[i] != ' ' && buf[i] != '\n' && buf[i] != '\t' && buf[i] != '\r') {
+                        json_object_put(o);
+                        return NULL;
+                }
+        return o;
+}
+
 int sriov_state_load(const char *dir, struct sriov_desired **ret, size_t *ret_n) {
         _cleanup_free_ char *path = NULL;
         _cleanup_free_ struct sriov_desired *list = NULL;
@@ -91,7 +127,7 @@ int sriov_state_load(const char *dir, struct sriov_desired **ret, size_t *ret_n)
                 *ret_n = 0;
                 return 0;
         }
-        root = json_object_from_file(path);
+        root = parse_whole_file(path);
         if (!root || !json_object_object_get_ex(root, "pfs", &pfs) || !json_object_is_type(pfs, json_type_array))
                 return -EBADMSG;
 

@@ -61,7 +61,35 @@ _zero() { [ "$(pf_num_vfs)" = 0 ]; }
 if wait_for -t 15 _zero; then pass "sriovd reports num_vfs 0"; else fail "sriovd still reports VFs"; fi
 run "$SRIOVCTL" --socket "$SRIOVD_SOCKET" status
 
-say "4. Stop sriovd"
+S=(--socket "$SRIOVD_SOCKET")
+say "4. Enable through sriovd: ordered with everything else on the hierarchy, reported exactly"
+run "$SRIOVCTL" "${S[@]}" enable "$PF" --vfs 3
+rc=$?
+[ "$rc" = 3 ] && pass "exit status 3: partial (VFs enumerated, their driver probe failed)" || fail "enable exit status $rc"
+run "$SRIOVCTL" "${S[@]}" enable "$PF" --vfs 9
+[ $? = 1 ] && pass "9 VFs refused before any write" || fail "9 VFs not refused"
+
+say "5. A PCIe error on the root port: with driverless VFs the kernel's recovery fails, sriovd recovers"
+seq=$("$SRIOVCTL" "${S[@]}" events --json | jq -r .recorded)
+inject rp1 UNSUP >/dev/null
+_recovered() { "$SRIOVCTL" "${S[@]}" events --json --since "$seq" | jq -e '[.events[] | select(.event == "RECOVERY_SUCCEEDED")] | length > 0' >/dev/null; }
+if wait_for -t 90 _recovered; then pass "sriovd restored the PF and its 3 VFs"; else fail "no recovery"; fi
+run "$SRIOVCTL" "${S[@]}" events --since "$seq"
+run "$SRIOVCTL" "${S[@]}" recover "$PF" >/dev/null   # on demand too: the same steps
+run "$SRIOVCTL" "${S[@]}" status "$PF"
+
+say "6. Park idle VFs on vfio-pci: the same error is now recovered by the kernel itself"
+run "$SRIOVCTL" "${S[@]}" policy "$PF" --park-idle-vfs yes >/dev/null
+_parked() { [ "$(driver_of "$(vf_addr 0)")" = vfio-pci ] && [ "$(driver_of "$(vf_addr 2)")" = vfio-pci ]; }
+wait_for -t 60 _parked && pass "VFs parked on vfio-pci" || fail "VFs not parked"
+seq=$("$SRIOVCTL" "${S[@]}" events --json | jq -r .recorded)
+inject rp1 UNSUP >/dev/null
+_ok() { "$SRIOVCTL" "${S[@]}" events --json --since "$seq" | jq -e '[.events[] | select(.event == "KERNEL_RECOVERY_SUCCEEDED")] | length > 0' >/dev/null; }
+if wait_for -t 60 _ok; then pass "the kernel recovered on its own"; else fail "the kernel did not recover"; fi
+run "$SRIOVCTL" "${S[@]}" events --since "$seq"
+run "$SRIOVCTL" "${S[@]}" disable "$PF"
+
+say "7. Stop sriovd"
 if stop_sriovd; then pass "sriovd stopped cleanly"; else fail "sriovd exit status $?"; fi
 echo "---- sriovd log (last 15 lines)"
 tail -n 15 "${SRIOVD_LOG:-/run/sriovd.log}"
