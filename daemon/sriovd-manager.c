@@ -139,6 +139,11 @@ void sriovd_manager_handle_uevent(struct sriovd_manager *m, const char *action, 
 
         if (streq(action, "remove"))
                 r = sriov_model_forget(m->model, addr);
+        else if (streq(action, "change") && error_event)
+                /* AER's change events do not alter the function: its counters are re-read
+                 * below. A PF refresh re-lists every virtfn link - O(VFs) per event, which an
+                 * error storm must not pay (bench/README.md). */
+                r = 0;
         else if (streq(action, "add") || streq(action, "change") || streq(action, "bind") ||
                  streq(action, "unbind") || streq(action, "move") || streq(action, "online") ||
                  streq(action, "offline"))
@@ -187,6 +192,10 @@ void sriovd_manager_repair_drift(struct sriovd_manager *m, const struct sriov_ad
 
         if (!want || !d || d->role != SRIOV_ROLE_PF || d->pf.n_vfs == want->num_vfs || sriovd_ops_busy(m->ops, pf))
                 return;
+        /* The last operation already got what the kernel could give: a known short result,
+         * not drift. Repairing it would only repeat the same partial enable, forever. */
+        if (want->settled_short)
+                return;
         log_notice("PF %s: %zu VFs, %u desired: repairing through the enable path", SRIOV_ADDR_STR(pf), d->pf.n_vfs,
                    want->num_vfs);
         struct sriov_enable_request req = { .num_vfs = want->num_vfs, .policy = want->policy, .wait = false, .drivers_autoprobe = -1 };
@@ -195,6 +204,22 @@ void sriovd_manager_repair_drift(struct sriovd_manager *m, const struct sriov_ad
 
 void sriovd_manager_status_changed(struct sriovd_manager *m) {
         m->status_dirty = true;
+}
+
+void sriovd_manager_operation_result(struct sriovd_manager *m, const struct sriov_addr *pf, bool complete,
+                                     bool rolled_back, unsigned previous) {
+        struct sriov_desired *d = (struct sriov_desired *) sriovd_manager_get_desired(m, pf);
+
+        if (!d)
+                return;
+        if (rolled_back) {
+                /* All or nothing, and it was nothing: the request was not taken. */
+                int r = sriovd_manager_set_desired(m, pf, previous, d->policy);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot persist the desired VF count of %s", SRIOV_ADDR_STR(pf));
+                return;
+        }
+        d->settled_short = !complete;
 }
 
 const struct sriov_desired *sriovd_manager_get_desired(struct sriovd_manager *m, const struct sriov_addr *pf) {
@@ -218,6 +243,8 @@ int sriovd_manager_set_desired(struct sriovd_manager *m, const struct sriov_addr
         }
         d->num_vfs = num_vfs;
         d->policy = policy;
+        d->settled_short = false;
+        d->drift_reported = false;
         return sriov_state_save(m->options->state_dir, m->desired, m->n_desired);
 }
 
@@ -271,6 +298,8 @@ static void drift_check_cb(evutil_socket_t fd, short what, void *userdata) {
                         m->desired[i].drift_reported = false;
                         continue;
                 }
+                if (want->settled_short)
+                        continue;       /* reported with the operation, not drift */
                 c = sriovd_config_for(m, &want->pf);
                 if (!m->desired[i].drift_reported) {
                         struct sriovd_event ev = { .addr = want->pf, .hierarchy = *sriov_device_hierarchy(d), .device_online = -1 };

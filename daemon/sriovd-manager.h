@@ -80,6 +80,10 @@ void sriovd_manager_repair_drift(struct sriovd_manager *m, const struct sriov_ad
 /* Records (atomically, in the state directory) the VF count asked for a PF. */
 int sriovd_manager_set_desired(struct sriovd_manager *m, const struct sriov_addr *pf, unsigned num_vfs,
                                SriovPolicy policy);
+/* An operation on pf ended: a rolled-back request is no longer desired; a short result
+ * is remembered so that it is not mistaken for drift. */
+void sriovd_manager_operation_result(struct sriovd_manager *m, const struct sriov_addr *pf, bool complete,
+                                     bool rolled_back, unsigned previous);
 const struct sriov_desired *sriovd_manager_get_desired(struct sriovd_manager *m, const struct sriov_addr *pf);
 
 /* A start-up operation finished (or reported its write as hung). */

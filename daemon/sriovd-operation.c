@@ -407,6 +407,11 @@ static void on_quiet(evutil_socket_t fd, short what, void *userdata) {
                 op_arm_quiet(op);
                 return;
         }
+        /* Going to 0 ends when the VFs are gone (op_check_settled), or at the deadline. */
+        if (op->settle_target == 0 && op_current_vfs(op) > 0) {
+                op_arm_quiet(op);
+                return;
+        }
         op_settled(op);
 }
 
@@ -769,6 +774,9 @@ static void op_finish(struct sriovd_op *op) {
                 op_reply_waiters(op);
         else
                 op->n_waiters = 0;
+        if (op->have_report)
+                sriovd_manager_operation_result(op->ops->manager, &op->pf, op->report.outcome == SRIOV_OUTCOME_COMPLETE,
+                                                op->report.rolled_back && op->report.rollback_error == 0, op->previous);
         op_startup_done(op);
         ops_trim(op->ops);
         sriovd_manager_status_changed(op->ops->manager);

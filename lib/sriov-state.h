@@ -18,6 +18,7 @@ struct sriov_desired {
         unsigned num_vfs;
         SriovPolicy policy;
         bool drift_reported;            /* runtime only */
+        bool settled_short;             /* runtime: the last operation ended short of it (partial/failed) */
 };
 
 /* Writes content to dir/name atomically (creating dir 0755 if missing). */

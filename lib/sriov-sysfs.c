@@ -263,7 +263,8 @@ int sriov_sysfs_write(int dirfd, const char *attr, const char *value) {
         size_t len = strlen(value);
         ssize_t n;
 
-        fd = openat(dirfd, attr, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        /* O_TRUNC as `echo N >` does: sysfs ignores it, a plain-file test tree needs it. */
+        fd = openat(dirfd, attr, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return negative_errno();
 

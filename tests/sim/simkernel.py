@@ -55,11 +55,26 @@ Known differences from the real kernel (the VM tier is the reference):
     the previous count back into the file.
   * The real write blocks until every VF exists; here the write returns at
     once and the VFs appear afterwards (``per_vf_delay`` apart).  The file
-    reads the new count from the moment of the write.  Use ``hang=True``
-    (a FIFO that blocks the writer's open()) for a write that does not return.
+    reads the new count from the moment of the write.  A writer may thus
+    write again while the previous write is still being carried out (e.g.
+    sriovd writes N as soon as the VFs of its 0 are gone, while the
+    simulated sriov_disable has not returned yet): the newer value is never
+    overwritten by the simulator's own update of the file (compared before
+    rewriting), and it is carried out next, in order, as the kernel's
+    device lock would.  Writes are told apart only by IN_CLOSE_WRITE and the
+    file content: two writes landing before the simulator reads the first
+    one are seen as one (the last value).  Use ``hang=True``
+    (a FIFO with a full pipe: the writer's write() blocks) for a write that
+    does not return.
+  * There is one watcher thread: while it carries out a slow write of one PF
+    (``per_vf_delay``, ``disable_delay``), writes to other PFs wait, where
+    the kernel would run them in parallel (different device locks).  Use
+    ``hang`` (the writer blocks, the watcher does not) to show parallelism.
   * While hung, readers of sriov_numvfs block too (the 6.1 kernel also blocks
-    readers on the device lock), but a reader that opens the FIFO while a
-    writer is blocked receives the writer's bytes instead of a count.
+    readers on the device lock) when no writer is blocked, but a reader that
+    opens the FIFO while a writer is blocked reads NUL filler bytes (and may
+    take the writer's bytes) instead of a count.  A reader under umockdev's
+    preload blocked in open() holds the preload's process-wide lock.
   * The simulator learns the written value by reading the file after the
     writer closed it.  A writer that does not truncate (no O_TRUNC) and writes
     a shorter string without a newline over a longer one (e.g. "5" over
@@ -203,7 +218,10 @@ class Device:
         self.behaviour = {}
         self.numvfs_fd = None
         self.numvfs_wd = None
+        self.numvfs_expect = None       # file content of the write being carried out
         self.hung = False
+        self.fifo_r = None              # hang: read end of the full FIFO
+        self.fifo_fill = 0              # ... and how many filler bytes it holds
         self.op_lock = threading.Lock()
         # VFs
         self.pf = None
@@ -219,7 +237,7 @@ DEFAULT_BEHAVIOUR = {
     'short_by': 0,             # the PF driver enables N-k VFs and succeeds
     'per_vf_delay': 0.0,       # seconds between VFs
     'disable_delay': 0.0,      # the kernel sleeps 1 s in sriov_disable
-    'hang': False,             # sriov_numvfs is a FIFO nobody reads
+    'hang': False,             # writes to sriov_numvfs block (a full FIFO)
     'fail_errno': 0,           # the PF driver's sriov_configure fails
     'vf_change_event': True,   # per VF: add, change, [bind]
 }
@@ -290,6 +308,8 @@ class SimKernel:
         self.devices = {}
         self.rejected_writes = []   # dicts: address, value, errno, name
         self.writes = []            # every write seen: (address, raw bytes)
+        self.numvfs_rewrites_skipped = 0  # newer writes not clobbered (see _set_numvfs_file)
+        self._fifo_keep = []        # (fd, filler) of replaced FIFOs with a blocked writer
         self.dmesg = []             # what the kernel would have logged
         self.uevents_sent = []      # (action, address, props dict)
         self.dropped_uevents = []
@@ -699,11 +719,23 @@ class SimKernel:
             pf.numvfs_fd = None
 
     def _set_numvfs_file(self, pf, n):
+        """Make sriov_numvfs read n - unless another write landed in the
+        file since the write being carried out was read (pf.numvfs_expect):
+        then that newer write, whose IN_CLOSE_WRITE is queued, must not be
+        clobbered (the real kernel serialises writers on the device lock and
+        carries each one out; a lost write would look like a daemon bug)."""
         if pf.numvfs_fd is None:
             return
+        if pf.numvfs_expect is not None:
+            cur = os.pread(pf.numvfs_fd, 4096, 0)
+            if cur != pf.numvfs_expect:
+                self.numvfs_rewrites_skipped += 1
+                return
         data = b'%d\n' % n
         os.ftruncate(pf.numvfs_fd, 0)
         os.pwrite(pf.numvfs_fd, data, 0)
+        if pf.numvfs_expect is not None:
+            pf.numvfs_expect = data
 
     def _watch_loop(self):
         try:
@@ -724,7 +756,7 @@ class SimKernel:
                             continue
                         pf = self.devices[addr]
                         raw = os.pread(pf.numvfs_fd, 4096, 0)
-                        self._process_write(pf, raw)
+                        self._process_write(pf, raw, expect=raw)
                 finally:
                     self._busy -= 1
         except Exception as e:  # surfaced by wait_idle()/close()
@@ -741,14 +773,20 @@ class SimKernel:
         self._set_numvfs_file(pf, pf.num_vfs)
         return -err
 
-    def _process_write(self, pf, raw):
+    def _process_write(self, pf, raw, expect=None):
         """React to `raw` written to pf's sriov_numvfs, as
         sriov_numvfs_store() in drivers/pci/iov.c (6.1) does.  Returns the
-        new count or -errno."""
+        new count or -errno.  `expect`: the file content this write was read
+        from (default: the content now); the file is rewritten afterwards
+        only while it still holds that (see _set_numvfs_file)."""
         with pf.op_lock:
+            if expect is None and pf.numvfs_fd is not None:
+                expect = os.pread(pf.numvfs_fd, 4096, 0)
+            pf.numvfs_expect = expect
             try:
                 return self._process_write_locked(pf, raw)
             finally:
+                pf.numvfs_expect = None
                 self._handled += 1
 
     def _process_write_locked(self, pf, raw):
@@ -869,21 +907,77 @@ class SimKernel:
 
     # ------------------------------------------------------------- the hang
     def set_hang(self, addr, hang=True):
-        """Replace sriov_numvfs with a FIFO nobody reads: a writer's open()
-        blocks, as a write stuck in the kernel does.  set_hang(addr, False)
-        without release_hang() restores the plain file (a blocked writer
-        stays blocked until release_hang())."""
+        """Replace sriov_numvfs with a FIFO whose pipe is full: a writer's
+        open() returns, its write() blocks, as a write stuck in the kernel
+        does.  set_hang(addr, False) without release_hang() restores the
+        plain file (a blocked writer stays blocked until release_hang()).
+
+        Why a full pipe and not a FIFO without reader: umockdev's preload
+        holds one process-wide mutex across every path call it redirects
+        (open, stat, readlink, opendir...), so a writer blocked in open()
+        would freeze every other thread of the program under test that
+        touches a path, which a hung sysfs write does not do.  write() on an
+        open fd is not redirected, so blocking there hangs only the writer."""
         pf = self.devices[addr]
         path = self.path(addr, 'sriov_numvfs')
         with pf.op_lock:
             pf.behaviour['hang'] = hang
             if hang and not pf.hung:
                 self._unwatch_numvfs(pf)
+                if pf.fifo_r is not None:
+                    # an earlier hang still blocks its writer: keep it blocked
+                    self._fifo_keep.append((pf.fifo_r, pf.fifo_fill))
+                    pf.fifo_r = None
                 os.unlink(path)
-                os.mkfifo(path, 0o644)
+                self._make_full_fifo(pf, path)
                 pf.hung = True
             elif not hang and pf.hung:
                 self._restore_plain(pf)
+
+    def _make_full_fifo(self, pf, path):
+        import fcntl
+        os.mkfifo(path, 0o644)
+        r = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        w = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        n = 0
+        try:
+            try:
+                fcntl.fcntl(w, getattr(fcntl, 'F_SETPIPE_SZ', 1031), 4096)
+            except OSError:
+                pass
+            for size in (4096, 1):
+                try:
+                    while True:
+                        n += os.write(w, b'\0' * size)
+                except BlockingIOError:
+                    pass
+        finally:
+            # no writer of ours stays: the pipe keeps the filler, a reader
+            # sees EOF once the real writer is gone
+            os.close(w)
+        pf.fifo_r, pf.fifo_fill = r, n
+
+    def _drain_fifo(self, r, fill, timeout):
+        """Read the filler, then what a writer writes until it closes (or
+        `timeout`); returns the writer's bytes (b'' when none came)."""
+        data = b''
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                chunk = os.read(r, 65536)
+            except BlockingIOError:
+                chunk = None           # a writer has it open, nothing written yet
+            if chunk:
+                skip = min(fill, len(chunk))
+                fill -= skip
+                data += chunk[skip:]
+                continue
+            if chunk == b'' and data:
+                break                  # EOF after the writer closed
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.01)
+        return data
 
     def _restore_plain(self, pf):
         path = self.path(pf.addr, 'sriov_numvfs')
@@ -893,41 +987,85 @@ class SimKernel:
         pf.hung = False
         self._watch_numvfs(pf)
 
+    @staticmethod
+    def _peek_blocked_write(fifo_st):
+        """The bytes a thread blocked in write(2) on the FIFO is writing, read
+        from /proc (root: /proc/PID/syscall and /proc/PID/mem), or None."""
+        if os.uname().machine != 'x86_64':
+            return None             # write is syscall 1 on x86_64 only
+        me = os.getpid()
+        for pid in os.listdir('/proc'):
+            if not pid.isdigit() or int(pid) == me:
+                continue
+            try:
+                fds = os.listdir('/proc/%s/fd' % pid)
+            except OSError:
+                continue
+            mine = set()
+            for fd in fds:
+                try:
+                    st = os.stat('/proc/%s/fd/%s' % (pid, fd))
+                except OSError:
+                    continue
+                if (st.st_ino, st.st_dev) == (fifo_st.st_ino, fifo_st.st_dev):
+                    mine.add(int(fd))
+            if not mine:
+                continue
+            try:
+                tids = os.listdir('/proc/%s/task' % pid)
+            except OSError:
+                continue
+            for tid in tids:
+                try:
+                    with open('/proc/%s/task/%s/syscall' % (pid, tid)) as f:
+                        fields = f.read().split()
+                    if len(fields) < 4 or fields[0] != '1' or int(fields[1], 16) not in mine:
+                        continue
+                    buf, count = int(fields[2], 16), int(fields[3], 16)
+                    with open('/proc/%s/mem' % pid, 'rb') as m:
+                        m.seek(buf)
+                        return m.read(min(count, 4096))
+                except (OSError, ValueError, OverflowError):
+                    continue
+        return None
+
     def release_hang(self, addr, timeout=10.0, rehang=False):
-        """Unblock a writer stuck on the FIFO: read what it writes, turn
-        sriov_numvfs back into a plain file and carry the write out as the
-        kernel would.  Returns the new count, -errno, or None when no writer
-        came within `timeout`."""
+        """Let a write stuck on the FIFO return, as the kernel finally would:
+        the write is carried out first (VFs created, uevents sent) while the
+        writer is still blocked - its bytes are read from /proc - then
+        sriov_numvfs becomes a plain file again and the writer's write()
+        returns.  Without /proc access the writer returns first and the
+        write is carried out right after.  Returns the new count, -errno, or
+        None when no writer came within `timeout`."""
         pf = self.devices[addr]
-        if not pf.hung:
+        if pf.fifo_r is None:
             raise RuntimeError('%s is not hung' % addr)
+        r, fill = pf.fifo_r, pf.fifo_fill
         path = self.path(addr, 'sriov_numvfs')
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        data = b''
-        try:
-            deadline = time.monotonic() + timeout
-            got_writer = False
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                r, _, _ = select.select([fd], [], [], min(left, 0.2))
-                if not r:
-                    continue
-                chunk = os.read(fd, 4096)
-                if chunk:
-                    data += chunk
-                    got_writer = True
-                    continue
-                if got_writer:
-                    break          # EOF after the writer closed
-                time.sleep(0.01)   # EOF with no writer yet (should not happen)
-        finally:
-            os.close(fd)
-        with pf.op_lock:
-            self._restore_plain(pf)
+        peeked = None
         result = None
-        if data:
+        try:
+            try:
+                fifo_st = os.fstat(r)
+                deadline = time.monotonic() + timeout
+                while peeked is None and time.monotonic() < deadline:
+                    peeked = self._peek_blocked_write(fifo_st)
+                    if peeked is None:
+                        time.sleep(0.02)
+            except OSError:
+                peeked = None
+            if peeked:
+                result = self._process_write(pf, peeked)
+            with pf.op_lock:
+                if pf.hung and os.path.exists(path):
+                    self._restore_plain(pf)
+            data = self._drain_fifo(r, fill, timeout if not peeked else 5.0)
+        finally:
+            os.close(r)
+            pf.fifo_r = None
+        if peeked and data and data != peeked:
+            raise RuntimeError('release_hang: the writer wrote %r, /proc showed %r' % (data, peeked))
+        if data and not peeked:
             result = self._process_write(pf, data)
         if rehang:
             self.set_hang(addr, True)
@@ -1177,16 +1315,17 @@ class SimKernel:
             sys.stderr.write('simkernel: closing while busy: %s\n' % e)
         if self.proc is not None:
             self.stop_daemon()
-        for dev in list(self.devices.values()):
-            if dev.hung:
-                # unblock any writer left on the FIFO
-                try:
-                    fd = os.open(self.path(dev.addr, 'sriov_numvfs'),
-                                 os.O_RDONLY | os.O_NONBLOCK)
-                    time.sleep(0.05)
-                    os.close(fd)
-                except OSError:
-                    pass
+        # unblock any writer left on a FIFO (its write returns)
+        fifos = [(d.fifo_r, d.fifo_fill) for d in self.devices.values()
+                 if d.fifo_r is not None] + self._fifo_keep
+        for fd, fill in fifos:
+            try:
+                self._drain_fifo(fd, fill, 0.05)
+            finally:
+                os.close(fd)
+        for d in self.devices.values():
+            d.fifo_r = None
+        self._fifo_keep = []
         self._stop = True
         os.write(self._wake_w, b'x')
         self._watcher.join(30)
