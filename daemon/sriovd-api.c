@@ -706,6 +706,28 @@ static int mkdir_parents(const char *path) {
         return 0;
 }
 
+void sriovd_api_set_admin_group(struct sriovd_api *api, const char *group) {
+        struct group *g;
+        unsigned long gid;
+        char *end;
+
+        if (!api)
+                return;
+        api->have_admin_gid = false;
+        if (!group)
+                return;
+        g = getgrnam(group);
+        gid = strtoul(group, &end, 10);
+        if (g) {
+                api->admin_gid = g->gr_gid;
+                api->have_admin_gid = true;
+        } else if (group[0] >= '0' && group[0] <= '9' && !*end) {
+                api->admin_gid = (gid_t) gid;   /* a numeric gid, as the configuration allows */
+                api->have_admin_gid = true;
+        } else
+                log_warning("Admin group '%s' does not exist; only root and sriovd's own user may change state", group);
+}
+
 int sriovd_api_new(struct sriovd_manager *m, const char *socket_path, struct sriovd_api **ret) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_close_ int fd = -EBADF;
@@ -751,20 +773,7 @@ int sriovd_api_new(struct sriovd_manager *m, const char *socket_path, struct sri
                 sriovd_api_free(api);
                 return -ENOMEM;
         }
-        if (m->options->admin_group) {
-                struct group *g = getgrnam(m->options->admin_group);
-                char *end;
-                unsigned long gid = strtoul(m->options->admin_group, &end, 10);
-                if (g) {
-                        api->admin_gid = g->gr_gid;
-                        api->have_admin_gid = true;
-                } else if (m->options->admin_group[0] >= '0' && m->options->admin_group[0] <= '9' && !*end) {
-                        api->admin_gid = (gid_t) gid;   /* a numeric gid, as the configuration allows */
-                        api->have_admin_gid = true;
-                } else
-                        log_warning("Admin group '%s' does not exist; only root and sriovd's own user may change state",
-                                    m->options->admin_group);
-        }
+        sriovd_api_set_admin_group(api, m->options->admin_group);
 
         evhttp_set_max_body_size(api->http, API_MAX_BODY);
         evhttp_set_max_headers_size(api->http, API_MAX_HEADERS);

@@ -18,6 +18,9 @@ int sriovd_api_new(struct sriovd_manager *m, const char *socket_path, struct sri
 /* Closes the socket and removes its file. */
 struct sriovd_api *sriovd_api_free(struct sriovd_api *api);
 
+/* Who besides root and sriovd's own user may change state (name or numeric gid; NULL: nobody). */
+void sriovd_api_set_admin_group(struct sriovd_api *api, const char *group);
+
 /* Replies with a JSON body (consumes the reference). */
 void sriovd_api_reply_json(struct evhttp_request *req, int status, json_object *body);
 /* Replies {"error": message, "code": status}. */

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "sriov-json.h"
 #include "sriov-netlink.h"
+#include "sriovd-api.h"
 #include "sriovd-bind.h"
 #include "sriovd-config.h"
 #include "sriovd-events.h"
@@ -153,6 +154,21 @@ int sriovd_config_reload(struct sriovd_manager *m, char ***ret_errors) {
         }
         if (d && d->settle_quiet_ms > 0 && !(m->options->given & OPT_GIVEN_SETTLE_QUIET))
                 m->options->settle_quiet_ms = d->settle_quiet_ms;
+        if (d && !(m->options->given & OPT_GIVEN_ADMIN_GROUP)) {
+                free(m->options->admin_group);
+                m->options->admin_group = d->admin_group ? strdup(d->admin_group) : NULL;
+                /* Access is decided per request: a group taken away by reload is gone now. */
+                sriovd_api_set_admin_group(m->api, m->options->admin_group);
+        }
+        if (d && !(m->options->given & OPT_GIVEN_AER_POLL) && d->aer_poll_interval != m->options->aer_poll_sec) {
+                m->options->aer_poll_sec = d->aer_poll_interval;
+                sriovd_manager_set_aer_poll(m, d->aer_poll_interval);
+        }
+        if (d && ((!(m->options->given & OPT_GIVEN_HISTORY_SIZE) && d->history_size > 0 &&
+                   d->history_size != m->options->history_size) ||
+                  (!(m->options->given & OPT_GIVEN_UEVENT_SOURCE) && d->uevent_source &&
+                   uevent_source_from_string(d->uevent_source) != m->options->uevent_source)))
+                log_notice("history-size and uevent-source changed: they take effect at the next restart");
         if (d && ((d->socket && !streq(d->socket, m->options->socket_path)) ||
                   (d->state_dir && !streq(d->state_dir, m->options->state_dir)) ||
                   (d->runtime_dir && !streq(d->runtime_dir, m->options->runtime_dir))))
@@ -280,7 +296,15 @@ void sriovd_config_apply_vfs(struct sriovd_manager *m, const struct sriov_addr *
                 sriovd_binds_submit(m->binds, &bind_addr[i], bind_driver[i], false, NULL);
         }
 
-        if (c->n_vfs == 0)
+        /* Only network settings go through rtnetlink; vf.N.driver alone is a bind. */
+        size_t n_net = 0;
+        for (size_t i = 0; i < c->n_vfs; i++) {
+                const struct sriov_vf_config *v = &c->vfs[i];
+                if (v->has_mac || v->vlan >= 0 || v->trust >= 0 || v->spoof_check >= 0 || v->link_state >= 0 ||
+                    v->min_tx_rate >= 0 || v->max_tx_rate >= 0)
+                        n_net++;
+        }
+        if (n_net == 0)
                 return;
         _cleanup_free_ char *ifname = NULL;
         int ifindex;
@@ -308,7 +332,10 @@ void sriovd_config_apply_vfs(struct sriovd_manager *m, const struct sriov_addr *
                         continue;
                 j->index[j->n] = c->vfs[i].index;
                 attrs_from_config(&c->vfs[i], &j->attrs[j->n]);
-                j->n++;
+                struct sriov_vf_attrs *a = &j->attrs[j->n];
+                if (a->mac_set || a->vlan_set || a->trust_set || a->spoofchk_set || a->link_state_set ||
+                    a->min_tx_rate_set || a->max_tx_rate_set)
+                        j->n++;
         }
         if (sriovd_workers_submit(m->workers, vf_attr_job_run, vf_attr_job_done, j) < 0)
                 vf_attr_job_done(-ENOMEM, j);

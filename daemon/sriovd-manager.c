@@ -449,6 +449,14 @@ static void startup_timeout_cb(evutil_socket_t fd, short what, void *userdata) {
         manager_ready(m);
 }
 
+void sriovd_manager_set_aer_poll(struct sriovd_manager *m, unsigned seconds) {
+        if (!m->aer_poll)
+                return;
+        event_del(m->aer_poll);
+        if (seconds > 0)
+                event_add(m->aer_poll, &(struct timeval) { .tv_sec = seconds });
+}
+
 void sriovd_manager_startup_op_done(struct sriovd_manager *m) {
         if (m->startup_pending > 0)
                 m->startup_pending--;
@@ -494,11 +502,10 @@ int sriovd_manager_run(struct sriovd_manager *m) {
         r = sriovd_events_new(m->options->history_size, &m->events);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the event history");
-        if (m->options->aer_poll_sec > 0) {
-                m->aer_poll = event_new(m->base, -1, EV_PERSIST, aer_poll_cb, m);
-                if (!m->aer_poll || event_add(m->aer_poll, &(struct timeval) { .tv_sec = m->options->aer_poll_sec }) < 0)
-                        return log_error_errno(ENOMEM, "Failed to set up AER counter polling");
-        }
+        m->aer_poll = event_new(m->base, -1, EV_PERSIST, aer_poll_cb, m);
+        if (!m->aer_poll)
+                return log_error_errno(ENOMEM, "Failed to set up AER counter polling");
+        sriovd_manager_set_aer_poll(m, m->options->aer_poll_sec);
 
         r = sriovd_recovery_new(m, &m->recovery);
         if (r < 0)

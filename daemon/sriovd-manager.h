@@ -86,6 +86,9 @@ void sriovd_manager_operation_result(struct sriovd_manager *m, const struct srio
                                      bool rolled_back, unsigned previous);
 const struct sriov_desired *sriovd_manager_get_desired(struct sriovd_manager *m, const struct sriov_addr *pf);
 
+/* Re-arms (or stops, for 0) the AER counter polling. */
+void sriovd_manager_set_aer_poll(struct sriovd_manager *m, unsigned seconds);
+
 /* A start-up operation finished (or reported its write as hung). */
 void sriovd_manager_startup_op_done(struct sriovd_manager *m);
 
