@@ -75,5 +75,10 @@ assert_match "rolled back" "$(jq -r .report.message <<<"$out")" "the message say
 assert_eq 0 "$(count_virtfn)" "0 VFs in sysfs after the rollback"
 
 note "desired state persisted atomically"
-assert_eq 3 "$(jq -r '.pfs[] | select(.pf == "'"$PF"'") | .num_vfs' "$SRIOVD_STATE_DIR/desired.json")" "desired.json keeps the last request"
+# The all-or-nothing request above was rolled back: it is not desired, the previous count is.
+assert_eq 0 "$(jq -r '.pfs[] | select(.pf == "'"$PF"'") | .num_vfs' "$SRIOVD_STATE_DIR/desired.json")" \
+    "desired.json: a rolled-back request is not kept, the previous count is"
+ctl enable "$PF" --vfs 1 >/dev/null
+assert_eq 1 "$(jq -r '.pfs[] | select(.pf == "'"$PF"'") | .num_vfs' "$SRIOVD_STATE_DIR/desired.json")" "desired.json keeps the last request"
+ctl disable "$PF" >/dev/null
 finish

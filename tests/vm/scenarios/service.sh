@@ -30,13 +30,19 @@ now() { cut -d' ' -f1 /proc/uptime; }
 t_scenario=$(now)
 
 # ---------------------------------------------------------------- install
-note "install $GEN with ExecStart=$SRIOVD"
+# Installed as a package would: the binaries where the generated unit expects them (the
+# guest's root is a writable overlay), the unit unchanged. Pointing ExecStart= into the
+# build folder would break wherever that folder is hidden by the unit's own sandbox
+# (PrivateTmp=yes hides a clone under /tmp).
 [ -r "$GEN" ] || { fail "no generated unit $GEN (build first)"; finish; }
-sed "s|^ExecStart=[^ ]*/sriovd\b|ExecStart=$SRIOVD|" "$GEN" > /etc/systemd/system/$UNIT
-assert_eq "ExecStart=$SRIOVD" "$(grep '^ExecStart=' /etc/systemd/system/$UNIT)" "ExecStart of the installed unit"
-diff <(grep -v '^ExecStart=' "$GEN") <(grep -v '^ExecStart=' /etc/systemd/system/$UNIT) >/dev/null &&
-    pass "the installed unit differs from the generated one only in ExecStart=" ||
-    fail "the installed unit differs from $GEN beyond ExecStart="
+EXEC=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$GEN")
+CTL_DEST=$(dirname "$(dirname "$EXEC")")/bin/sriovctl
+note "install $SRIOVD as $EXEC, $SRIOVCTL as $CTL_DEST, and $GEN unchanged"
+install -D -m 0755 "$SRIOVD" "$EXEC" && install -D -m 0755 "$SRIOVCTL" "$CTL_DEST" || fail "install the binaries"
+install -m 0644 "$GEN" /etc/systemd/system/$UNIT
+SRIOVD=$EXEC
+SRIOVCTL=$CTL_DEST
+assert_eq "ExecStart=$EXEC" "$(grep '^ExecStart=' /etc/systemd/system/$UNIT)" "ExecStart of the installed unit"
 # A clean slate: no state or configuration from the host's root.
 rm -rf /var/lib/sriovd /etc/sriovd /run/sriovd
 mkdir -p /etc/sriovd
