@@ -153,6 +153,10 @@ static void bind_begin(struct bind_op *op) {
         int r;
 
         if (sriovd_manager_hierarchy_recovering(op->owner->manager, &op->hierarchy)) {
+                /* Without locks while waiting, as operations do: recovery needs the
+                 * hierarchy exclusively. */
+                sriov_lock_request_release(op->lock);
+                op->lock_submitted = false;
                 op->deferred = true;
                 return;
         }
@@ -272,6 +276,27 @@ void sriovd_binds_submit(struct sriovd_binds *b, const struct sriov_addr *addr, 
 }
 
 static void bind_submit_lock(struct bind_op *op) {
+        if (op->lock && sriov_lock_request_state(op->lock) == SRIOV_LOCK_REQUEST_RELEASED) {
+                const struct sriov_device *d = sriov_model_get(op->owner->manager->model, &op->addr);
+                int r;
+
+                op->lock = sriov_lock_request_free(op->lock);
+                if (d && d->role == SRIOV_ROLE_VF) {
+                        r = sriov_lock_request_new(op->owner->manager->locks, &op->hierarchy, SRIOV_LOCK_SHARED,
+                                                   &d->vf.pf, SRIOV_LOCK_SHARED, &op->lock);
+                        if (r >= 0)
+                                r = sriov_lock_request_add_vf(op->lock, &op->addr, SRIOV_LOCK_EXCLUSIVE);
+                } else
+                        r = sriov_lock_request_new(op->owner->manager->locks, &op->hierarchy, SRIOV_LOCK_SHARED,
+                                                   &op->addr, SRIOV_LOCK_EXCLUSIVE, &op->lock);
+                if (r < 0) {
+                        op->result.error = r;
+                        op->result.failed_step = "lock";
+                        bind_reply(op, 500, NULL);
+                        bind_finish(op);
+                        return;
+                }
+        }
         op->lock_submitted = true;
         if (sriov_lock_request_submit(op->lock, on_bind_granted, op) < 0) {
                 bind_reply(op, 500, NULL);

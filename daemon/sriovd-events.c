@@ -12,7 +12,7 @@
 #include "sriovd-log.h"
 
 /* A follower that does not read is cut off rather than let its buffer grow without end. */
-#define FOLLOWER_MAX_BACKLOG (4u * 1024u * 1024u)
+#define FOLLOWER_MAX_BACKLOG (32u * 1024u * 1024u)
 #define FOLLOWERS_MAX 64
 
 struct follower {

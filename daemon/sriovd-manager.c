@@ -360,7 +360,16 @@ int sriovd_manager_new(struct sriovd_options *options, struct sriov_config *conf
         m->options = options;
         m->config = config;
 
-        m->base = event_base_new();
+        /* Precise timers: deadlines are compared with CLOCK_MONOTONIC; libevent's default
+         * coarse clock can fire a timer milliseconds early. */
+        struct event_config *cfg = event_config_new();
+        if (cfg) {
+                (void) event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+                m->base = event_base_new_with_config(cfg);
+                event_config_free(cfg);
+        }
+        if (!m->base)
+                m->base = event_base_new();
         if (!m->base)
                 return log_error_errno(ENOMEM, "Failed to create the event loop");
 

@@ -581,6 +581,11 @@ static void op_begin(struct sriovd_op *op) {
         int r;
 
         if (sriovd_manager_hierarchy_recovering(op->ops->manager, &op->hierarchy)) {
+                /* Give the locks back while waiting: sriovd's own recovery of this
+                 * hierarchy needs it exclusively, and would otherwise wait for us forever. */
+                op->flock = sriov_flock_release(op->flock);
+                op->lock = sriov_lock_request_free(op->lock);
+                op->lock_submitted = false;
                 op->state = OP_DEFERRED;
                 log_info("PF %s: operation %" PRIu64 " waits, the kernel is recovering %s", SRIOV_ADDR_STR(&op->pf),
                          op->id, SRIOV_ADDR_STR(&op->hierarchy));
@@ -785,6 +790,16 @@ static void op_finish(struct sriovd_op *op) {
 static void op_submit_lock(struct sriovd_op *op) {
         int r;
 
+        if (!op->lock) {
+                /* Released while deferred: a new request, at the back of the queue. */
+                r = sriov_lock_request_new(op->ops->locks, &op->hierarchy, SRIOV_LOCK_SHARED, &op->pf,
+                                           SRIOV_LOCK_EXCLUSIVE, &op->lock);
+                if (r < 0) {
+                        op->write_error = -r;
+                        op_finish(op);
+                        return;
+                }
+        }
         op->lock_submitted = true;
         op->state = OP_QUEUED;
         /* May run op_begin() right away, and even finish the operation. */

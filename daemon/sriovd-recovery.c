@@ -327,12 +327,22 @@ static void rec_check_vfs(struct pf_rec *rec) {
         rec_feed(rec, sriov_pf_recovery_step_done(rec->machine, rec->action.seq, 0, now_usec(), &next), &next);
 }
 
+static void rec_arm_timer(struct pf_rec *rec);
+
 static void on_rec_timer(evutil_socket_t fd, short what, void *userdata) {
         struct pf_rec *rec = userdata;
         struct sriov_pf_action next;
+        int r;
 
+        r = sriov_pf_recovery_timeout(rec->machine, now_usec(), &next);
+        if (r >= 0 && next.seq == rec->action.seq && next.kind == rec->action.kind) {
+                /* Fired before the deadline by the machine's clock (libevent's timers are
+                 * coarse): a no-op for the machine, so wait again for the rest. */
+                rec_arm_timer(rec);
+                return;
+        }
         rec->waiting_vfs = false;
-        rec_feed(rec, sriov_pf_recovery_timeout(rec->machine, now_usec(), &next), &next);
+        rec_feed(rec, r, &next);
 }
 
 static void rec_arm_timer(struct pf_rec *rec) {
