@@ -7,48 +7,29 @@
 #include "sriov-address.h"
 #include "sriovctl.h"
 
-static const char *jstr(json_object *o, const char *key) {
-        json_object *v;
-        if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-                return NULL;
-        return json_object_get_string(v);
-}
-
-static int64_t jint(json_object *o, const char *key, int64_t def) {
-        json_object *v;
-        if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
-                return def;
-        return json_object_get_int64(v);
-}
-
-static bool jbool(json_object *o, const char *key) {
-        json_object *v;
-        return o && json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
-}
-
 static void print_report(json_object *report) {
         json_object *vfs;
         size_t n;
 
-        printf("%s: %s\n", strna(jstr(report, "pf")), strna(jstr(report, "message")));
+        printf("%s: %s\n", strna(ctl_jstr(report, "pf")), strna(ctl_jstr(report, "message")));
         if (json_object_object_get_ex(report, "vfs", &vfs) && (n = json_object_array_length(vfs)) > 0) {
                 printf("  %-4s %-14s %-8s %s\n", "VF", "ADDRESS", "STATE", "DRIVER");
                 for (size_t i = 0; i < n; i++) {
                         json_object *vf = json_object_array_get_idx(vfs, i);
-                        printf("  %-4" PRId64 " %-14s %-8s %s\n", jint(vf, "index", -1), strna(jstr(vf, "address")),
-                               strna(jstr(vf, "state")), jstr(vf, "driver") ?: "-");
+                        printf("  %-4" PRId64 " %-14s %-8s %s\n", ctl_jint(vf, "index", -1), strna(ctl_jstr(vf, "address")),
+                               strna(ctl_jstr(vf, "state")), ctl_jstr(vf, "driver") ?: "-");
                 }
         }
         printf("  requested %" PRId64 ", enumerated %" PRId64 ", bound %" PRId64 ", usable %" PRId64
                " (was %" PRId64 "), %" PRId64 " ms\n",
-               jint(report, "requested", 0), jint(report, "enumerated", 0), jint(report, "bound", 0),
-               jint(report, "usable", 0), jint(report, "previous", 0), jint(report, "elapsed_ms", 0));
+               ctl_jint(report, "requested", 0), ctl_jint(report, "enumerated", 0), ctl_jint(report, "bound", 0),
+               ctl_jint(report, "usable", 0), ctl_jint(report, "previous", 0), ctl_jint(report, "elapsed_ms", 0));
 }
 
 static int exit_status_of(json_object *report) {
-        const char *outcome = jstr(report, "outcome");
+        const char *outcome = ctl_jstr(report, "outcome");
 
-        if (jbool(report, "hung"))
+        if (ctl_jbool(report, "hung"))
                 return CTL_EXIT_HUNG;
         if (outcome && streq(outcome, "complete"))
                 return CTL_EXIT_OK;
@@ -172,7 +153,7 @@ static int run(struct ctl_context *ctx, const char *cmd, int argc, char **argv, 
         if (resp.status == 202) {
                 if (!json)
                         printf("Operation %" PRId64 " queued on %s; follow it with: curl --unix-socket %s http://localhost/v1/operations/%" PRId64 "?wait=1\n",
-                               jint(op, "id", 0), SRIOV_ADDR_STR(&addr), ctx->socket_path, jint(op, "id", 0));
+                               ctl_jint(op, "id", 0), SRIOV_ADDR_STR(&addr), ctx->socket_path, ctl_jint(op, "id", 0));
                 return CTL_EXIT_OK;
         }
         if (!json_object_object_get_ex(op, "report", &report)) {

@@ -6,19 +6,12 @@
 #include "sriov-address.h"
 #include "sriovctl.h"
 
-static const char *jstr(json_object *o, const char *key) {
-        json_object *v;
-        if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-                return NULL;
-        return json_object_get_string(v);
-}
-
 static void print_event(json_object *ev) {
         json_object *deltas, *online;
 
-        printf("%-27s %-14s %-20s", strna(jstr(ev, "time")), strna(jstr(ev, "device")), strna(jstr(ev, "event")));
-        if (jstr(ev, "severity"))
-                printf(" %s", jstr(ev, "severity"));
+        printf("%-27s %-14s %-20s", strna(ctl_jstr(ev, "time")), strna(ctl_jstr(ev, "device")), strna(ctl_jstr(ev, "event")));
+        if (ctl_jstr(ev, "severity"))
+                printf(" %s", ctl_jstr(ev, "severity"));
         if (json_object_object_get_ex(ev, "device_online", &online) && online)
                 printf(" online=%d", json_object_get_boolean(online));
         if (json_object_object_get_ex(ev, "aer_deltas", &deltas)) {
@@ -28,8 +21,8 @@ static void print_event(json_object *ev) {
                         }
                 }
         }
-        if (jstr(ev, "message"))
-                printf("  %s", jstr(ev, "message"));
+        if (ctl_jstr(ev, "message"))
+                printf("  %s", ctl_jstr(ev, "message"));
         printf("\n");
         fflush(stdout);
 }

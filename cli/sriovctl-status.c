@@ -6,29 +6,10 @@
 #include "sriov-address.h"
 #include "sriovctl.h"
 
-static const char *jstr(json_object *o, const char *key) {
-        json_object *v;
-        if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-                return NULL;
-        return json_object_get_string(v);
-}
-
-static int64_t jint(json_object *o, const char *key, int64_t def) {
-        json_object *v;
-        if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
-                return def;
-        return json_object_get_int64(v);
-}
-
-static json_object *jget(json_object *o, const char *key) {
-        json_object *v;
-        return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
-}
-
 static void print_name(json_object *d) {
-        const char *vn = jstr(d, "vendor_name"), *dn = jstr(d, "device_name");
+        const char *vn = ctl_jstr(d, "vendor_name"), *dn = ctl_jstr(d, "device_name");
 
-        printf("%s:%s", strna(jstr(d, "vendor_id")), strna(jstr(d, "device_id")));
+        printf("%s:%s", strna(ctl_jstr(d, "vendor_id")), strna(ctl_jstr(d, "device_id")));
         if (dn)
                 printf("  %s", dn);
         else if (vn)
@@ -43,38 +24,38 @@ static void print_group(int64_t g) {
 }
 
 static void print_pf(json_object *d) {
-        json_object *sriov = jget(d, "sriov"), *vfs = jget(sriov, "vfs"), *up = jget(d, "upstream"), *ap;
+        json_object *sriov = ctl_jget(d, "sriov"), *vfs = ctl_jget(sriov, "vfs"), *up = ctl_jget(d, "upstream"), *ap;
         size_t n_up = up ? json_object_array_length(up) : 0;
         size_t n_vfs = vfs ? json_object_array_length(vfs) : 0;
 
-        printf("PF %s  ", strna(jstr(d, "address")));
+        printf("PF %s  ", strna(ctl_jstr(d, "address")));
         print_name(d);
-        printf("\n   driver %s", jstr(d, "driver") ?: "(none)");
+        printf("\n   driver %s", ctl_jstr(d, "driver") ?: "(none)");
         if (n_up > 0)
                 printf(", root port %s", json_object_get_string(json_object_array_get_idx(up, 0)));
-        if (jint(d, "iommu_group", -1) >= 0)
-                printf(", IOMMU group %" PRId64, jint(d, "iommu_group", -1));
-        printf("\n   VFs: %zu of %" PRId64 " enabled", n_vfs, jint(sriov, "total_vfs", 0));
-        ap = jget(sriov, "drivers_autoprobe");
+        if (ctl_jint(d, "iommu_group", -1) >= 0)
+                printf(", IOMMU group %" PRId64, ctl_jint(d, "iommu_group", -1));
+        printf("\n   VFs: %zu of %" PRId64 " enabled", n_vfs, ctl_jint(sriov, "total_vfs", 0));
+        ap = ctl_jget(sriov, "drivers_autoprobe");
         if (ap)
                 printf(", drivers autoprobe %s", json_object_get_boolean(ap) ? "on" : "off");
         printf("\n");
 
-        json_object *rec = jget(d, "recovery"), *last = jget(rec, "last");
+        json_object *rec = ctl_jget(d, "recovery"), *last = ctl_jget(rec, "last");
         if (rec)
-                printf("   recovery policy %s%s", strna(jstr(rec, "policy")),
-                       jget(rec, "park_idle_vfs") && json_object_get_boolean(jget(rec, "park_idle_vfs")) ? ", idle VFs parked on vfio-pci" : "");
+                printf("   recovery policy %s%s", strna(ctl_jstr(rec, "policy")),
+                       ctl_jget(rec, "park_idle_vfs") && json_object_get_boolean(ctl_jget(rec, "park_idle_vfs")) ? ", idle VFs parked on vfio-pci" : "");
         if (last)
-                printf("; last recovery: %s (%s)", json_object_get_boolean(jget(last, "finished")) ?
-                       (json_object_get_boolean(jget(last, "succeeded")) ? "succeeded" : "failed") : strna(jstr(last, "state")),
-                       strna(jstr(last, "reason")));
+                printf("; last recovery: %s (%s)", json_object_get_boolean(ctl_jget(last, "finished")) ?
+                       (json_object_get_boolean(ctl_jget(last, "succeeded")) ? "succeeded" : "failed") : strna(ctl_jstr(last, "state")),
+                       strna(ctl_jstr(last, "reason")));
         if (rec)
                 printf("\n");
-        json_object *ops = jget(d, "operations");
+        json_object *ops = ctl_jget(d, "operations");
         for (size_t i = 0; ops && i < json_object_array_length(ops); i++) {
                 json_object *op = json_object_array_get_idx(ops, i);
-                printf("   operation %" PRId64 ": %" PRId64 " VFs, %s%s%s\n", jint(op, "id", 0), jint(op, "num_vfs", 0),
-                       strna(jstr(op, "state")), jstr(op, "waiting_for") ? ", waiting for " : "", jstr(op, "waiting_for") ?: "");
+                printf("   operation %" PRId64 ": %" PRId64 " VFs, %s%s%s\n", ctl_jint(op, "id", 0), ctl_jint(op, "num_vfs", 0),
+                       strna(ctl_jstr(op, "state")), ctl_jstr(op, "waiting_for") ? ", waiting for " : "", ctl_jstr(op, "waiting_for") ?: "");
         }
         if (n_vfs == 0)
                 return;
@@ -82,12 +63,12 @@ static void print_pf(json_object *d) {
         printf("   %-4s %-14s %-12s %-6s\n", "VF", "ADDRESS", "DRIVER", "IOMMU");
         for (size_t i = 0; i < n_vfs; i++) {
                 json_object *vf = json_object_array_get_idx(vfs, i);
-                const char *drv = jstr(vf, "driver");
+                const char *drv = ctl_jstr(vf, "driver");
                 bound += drv != NULL;
-                printf("   %-4" PRId64 " %-14s %-12s ", jint(vf, "index", -1), strna(jstr(vf, "address")), drv ?: "-");
-                print_group(jint(vf, "iommu_group", -1));
-                if (jstr(vf, "vfio_device"))
-                        printf(" %s", jstr(vf, "vfio_device"));
+                printf("   %-4" PRId64 " %-14s %-12s ", ctl_jint(vf, "index", -1), strna(ctl_jstr(vf, "address")), drv ?: "-");
+                print_group(ctl_jint(vf, "iommu_group", -1));
+                if (ctl_jstr(vf, "vfio_device"))
+                        printf(" %s", ctl_jstr(vf, "vfio_device"));
                 printf("\n");
         }
         if (bound < n_vfs)
@@ -95,66 +76,66 @@ static void print_pf(json_object *d) {
 }
 
 static void print_other(json_object *d) {
-        printf("%-14s %-7s ", strna(jstr(d, "address")), strna(jstr(d, "role")));
-        printf("%-12s ", jstr(d, "driver") ?: "-");
-        print_group(jint(d, "iommu_group", -1));
+        printf("%-14s %-7s ", strna(ctl_jstr(d, "address")), strna(ctl_jstr(d, "role")));
+        printf("%-12s ", ctl_jstr(d, "driver") ?: "-");
+        print_group(ctl_jint(d, "iommu_group", -1));
         print_name(d);
         printf("\n");
 }
 
 static void print_hierarchy(json_object *d) {
-        json_object *h = jget(d, "hierarchy"), *b = jget(h, "blocking_functions");
+        json_object *h = ctl_jget(d, "hierarchy"), *b = ctl_jget(h, "blocking_functions");
 
         if (!h)
                 return;
-        printf("   hierarchy %s: %s", strna(jstr(d, "address")), strna(jstr(h, "state")));
+        printf("   hierarchy %s: %s", strna(ctl_jstr(d, "address")), strna(ctl_jstr(h, "state")));
         if (b && json_object_array_length(b) > 0) {
                 printf("; the kernel cannot recover it, functions without a driver:");
                 for (size_t i = 0; i < json_object_array_length(b); i++)
-                        printf(" %s", strna(jstr(json_object_array_get_idx(b, i), "address")));
+                        printf(" %s", strna(ctl_jstr(json_object_array_get_idx(b, i), "address")));
         } else
                 printf("; every function below has a driver");
         printf("\n");
 }
 
 static void print_aer(json_object *d) {
-        json_object *aer = jget(d, "aer");
+        json_object *aer = ctl_jget(d, "aer");
         static const char *const kinds[] = { "correctable", "nonfatal", "fatal" };
 
         if (!aer)
                 return;
-        printf("   AER %s:", strna(jstr(d, "address")));
+        printf("   AER %s:", strna(ctl_jstr(d, "address")));
         for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
-                json_object *k = jget(aer, kinds[i]);
+                json_object *k = ctl_jget(aer, kinds[i]);
                 if (k)
-                        printf(" %s %" PRId64, kinds[i], jint(k, "total", 0));
+                        printf(" %s %" PRId64, kinds[i], ctl_jint(k, "total", 0));
         }
         printf("\n");
 }
 
 static void print_device_detail(json_object *d) {
-        const char *role = jstr(d, "role");
+        const char *role = ctl_jstr(d, "role");
 
         if (role && streq(role, "pf"))
                 print_pf(d);
         else {
                 printf("%-14s %-7s %-12s %-6s NAME\n", "ADDRESS", "ROLE", "DRIVER", "IOMMU");
                 print_other(d);
-                json_object *vf = jget(d, "vf");
+                json_object *vf = ctl_jget(d, "vf");
                 if (vf)
-                        printf("   VF %" PRId64 " of PF %s\n", jint(vf, "index", -1), strna(jstr(vf, "pf")));
+                        printf("   VF %" PRId64 " of PF %s\n", ctl_jint(vf, "index", -1), strna(ctl_jstr(vf, "pf")));
         }
         print_aer(d);
         print_hierarchy(d);
 }
 
 static void print_devices(json_object *body, bool all) {
-        json_object *devs = jget(body, "devices");
+        json_object *devs = ctl_jget(body, "devices");
         size_t n = devs ? json_object_array_length(devs) : 0, pfs = 0;
 
         for (size_t i = 0; i < n; i++) {
                 json_object *d = json_object_array_get_idx(devs, i);
-                const char *role = jstr(d, "role");
+                const char *role = ctl_jstr(d, "role");
                 if (role && streq(role, "pf")) {
                         if (pfs++ > 0)
                                 printf("\n");
@@ -174,7 +155,7 @@ static void print_devices(json_object *body, bool all) {
 }
 
 static void print_hierarchies(json_object *body) {
-        json_object *devs = jget(body, "devices");
+        json_object *devs = ctl_jget(body, "devices");
         for (size_t i = 0; devs && i < json_object_array_length(devs); i++)
                 print_hierarchy(json_object_array_get_idx(devs, i));
 }
@@ -243,7 +224,7 @@ int ctl_status(struct ctl_context *ctx, int argc, char **argv) {
                 return CTL_EXIT_FAILED;
         }
         if (optind < argc)
-                print_device_detail(jget(resp.json, "device"));
+                print_device_detail(ctl_jget(resp.json, "device"));
         else {
                 print_devices(resp.json, all);
                 print_hierarchies(resp.json);

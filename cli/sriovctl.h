@@ -27,6 +27,27 @@ struct ctl_command {
         const char *description;
 };
 
+/* Reading the API's JSON: a missing member or one of another type is "absent". */
+static inline json_object *ctl_jget(json_object *o, const char *key) {
+        json_object *v;
+        return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+static inline const char *ctl_jstr(json_object *o, const char *key) {
+        json_object *v = ctl_jget(o, key);
+        return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+static inline int64_t ctl_jint(json_object *o, const char *key, int64_t def) {
+        json_object *v = ctl_jget(o, key);
+        return v && json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : def;
+}
+
+static inline bool ctl_jbool(json_object *o, const char *key) {
+        json_object *v = ctl_jget(o, key);
+        return v && json_object_get_boolean(v);
+}
+
 int ctl_status(struct ctl_context *ctx, int argc, char **argv);
 int ctl_enable(struct ctl_context *ctx, int argc, char **argv);
 int ctl_disable(struct ctl_context *ctx, int argc, char **argv);
