@@ -20,6 +20,7 @@
 #include "sriovd-events.h"
 #include "sriovd-recovery.h"
 #include "sriovd-config.h"
+#include "sriovd-metrics.h"
 #include "sriov-bind.h"
 #include "sriov-enable.h"
 
@@ -625,6 +626,12 @@ static void handle_operation(struct sriovd_api *api, struct evhttp_request *req,
         sriovd_ops_reply_one(api->manager->ops, id, wait, req);
 }
 
+static void handle_metrics(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p) {
+        if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD && !method_is(req, EVHTTP_REQ_GET, "GET, HEAD"))
+                return;
+        sriovd_metrics_reply(api->manager->metrics, req);
+}
+
 struct api_route {
         const char *pattern[API_MAX_SEGMENTS];  /* "*" matches one segment */
         size_t n;
@@ -645,6 +652,7 @@ static const struct api_route routes[] = {
         { { "v1", "config" }, 2, handle_config, false },
         { { "v1", "reload" }, 2, handle_reload, true },
         { { "v1", "operations", "*" }, 3, handle_operation, false },
+        { { "metrics" }, 1, handle_metrics, false },
 };
 
 static void api_dispatch(struct evhttp_request *req, void *userdata) {

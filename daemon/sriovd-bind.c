@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "sriov-bind.h"
 #include "sriov-json.h"
@@ -10,6 +11,7 @@
 #include "sriovd-bind.h"
 #include "sriovd-log.h"
 #include "sriovd-manager.h"
+#include "sriovd-metrics.h"
 #include "sriovd-recovery.h"
 #include "sriovd-config.h"
 #include "sriovd-worker.h"
@@ -29,6 +31,8 @@ struct bind_op {
         bool deferred;
         bool lock_submitted;
         bool replied;
+        bool hung;
+        uint64_t created_usec;          /* for the duration metric */
         struct bind_op *next;
 };
 
@@ -38,6 +42,22 @@ struct sriovd_binds {
 };
 
 static void bind_submit_lock(struct bind_op *op);
+
+static uint64_t monotonic_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+/* Counted once: when reported hung, or when the kernel returned in time. */
+static void bind_count(struct bind_op *op, SriovdOpResult result) {
+        if (op->created_usec == 0)
+                op->created_usec = monotonic_usec();
+        sriovd_metrics_operation_done(op->owner->manager->metrics, &op->addr,
+                                      op->driver[0] ? SRIOVD_OP_KIND_BIND : SRIOVD_OP_KIND_UNBIND, result,
+                                      monotonic_usec() - op->created_usec);
+}
 
 static void bind_op_free(struct bind_op *op) {
         if (!op)
@@ -135,6 +155,8 @@ static void bind_job_done(int result, void *userdata) {
                 if (d && streq(op->result.driver_now, "vfio-pci"))
                         sriovd_config_vfio_owner(op->owner->manager, &op->addr, d->iommu_group);
         }
+        if (!op->hung)
+                bind_count(op, result < 0 ? SRIOVD_OP_RESULT_FAILED : SRIOVD_OP_RESULT_COMPLETE);
         bind_reply(op, result < 0 ? 409 : 200, bind_result_json(op, false));
         sriov_lock_request_release(op->lock);
         bind_finish(op);
@@ -145,6 +167,9 @@ static void on_bind_deadline(evutil_socket_t fd, short what, void *userdata) {
 
         log_error("%s %s: the kernel has not returned after %d s: hung; the function stays locked until it returns",
                   op->driver[0] ? "Binding" : "Unbinding", SRIOV_ADDR_STR(&op->addr), BIND_TIMEOUT_SEC);
+        op->hung = true;
+        sriovd_metrics_hung_write(op->owner->manager->metrics, SRIOVD_HUNG_BIND);
+        bind_count(op, SRIOVD_OP_RESULT_HUNG);
         bind_reply(op, 504, bind_result_json(op, true));
 }
 
@@ -244,6 +269,7 @@ void sriovd_binds_submit(struct sriovd_binds *b, const struct sriov_addr *addr, 
                 return;
         }
         op->owner = b;
+        op->created_usec = monotonic_usec();
         op->addr = *addr;
         op->hierarchy = *sriov_device_hierarchy(d);
         op->req = req;

@@ -15,6 +15,8 @@
 #include "sriovd-events.h"
 #include "sriovd-log.h"
 #include "sriovd-manager.h"
+#include "sriovd-metrics.h"
+#include "sriovd-nfd.h"
 #include "sriovd-operation.h"
 #include "sriovd-recovery.h"
 #include "sriovd-worker.h"
@@ -139,6 +141,7 @@ int sriovd_config_reload(struct sriovd_manager *m, char ***ret_errors) {
                 log_error("Reload of %s failed, keeping the running configuration:", file);
                 for (char **e = errors; e && *e; e++)
                         log_error("%s", *e);
+                sriovd_metrics_config_reloaded(m->metrics, false, errors);
                 if (ret_errors)
                         *ret_errors = TAKE_PTR(errors);
                 return r;
@@ -174,6 +177,10 @@ int sriovd_config_reload(struct sriovd_manager *m, char ***ret_errors) {
                   (d->runtime_dir && !streq(d->runtime_dir, m->options->runtime_dir))))
                 log_notice("The socket or directory settings changed: they take effect at the next restart");
 
+        /* metrics-listen, metrics-per-vf, nfd-features-file and nfd-expiry apply live. */
+        (void) sriovd_metrics_configure(m->metrics, d);
+        sriovd_nfd_configure(m->nfd, d);
+        sriovd_metrics_config_reloaded(m->metrics, true, NULL);
         log_info("Reloaded %s", file);
         sriovd_config_reconcile_all(m, "reload");
         return 0;
@@ -402,5 +409,6 @@ json_object *sriovd_config_json(struct sriovd_manager *m) {
         json_object_object_add(eff, "history_size", json_object_new_int64(m->options->history_size));
         json_object_object_add(eff, "aer_poll_interval", json_object_new_int64(m->options->aer_poll_sec));
         json_object_object_add(o, "effective", eff);
+        json_object_object_add(o, "last_reload", sriovd_metrics_last_reload_json(m->metrics));
         return o;
 }

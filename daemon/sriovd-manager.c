@@ -4,11 +4,17 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 
+#include "config.h"
+
 #include "sriovd-api.h"
 #include "sriovd-bind.h"
 #include "sriovd-events.h"
 #include "sriovd-recovery.h"
 #include "sriovd-config.h"
+#include "sriovd-config-watch.h"
+#include "sriovd-ifname.h"
+#include "sriovd-metrics.h"
+#include "sriovd-nfd.h"
 #include "sriov-uevent.h"
 #include "sriovd-log.h"
 #include "sriovd-manager.h"
@@ -103,6 +109,7 @@ static void handle_error_event(struct sriovd_manager *m, const struct sriov_addr
         collect_aer_deltas(m, addr, &ev);
         if (!sriov_addr_equal(&ev.hierarchy, addr))
                 collect_aer_deltas(m, &ev.hierarchy, &ev);
+        sriovd_metrics_error_uevent(m->metrics, addr, ev.severity);
         uint64_t seq = sriovd_events_record(m->events, &ev);
         if (m->ops)
                 sriovd_ops_note_error(m->ops, &ev.hierarchy, addr, ev.kind, seq);
@@ -159,6 +166,12 @@ void sriovd_manager_handle_uevent(struct sriovd_manager *m, const char *action, 
                 log_debug("uevent %s %s", action, SRIOV_ADDR_STR(addr));
         if (error_event && m->events)
                 handle_error_event(m, addr, dev);
+        if (streq(action, "remove"))
+                sriovd_ifnames_forget(m->ifnames, addr);
+        else if (!error_event && r > 0 && sriov_model_get(m->model, addr) &&
+                 sriov_model_get(m->model, addr)->role == SRIOV_ROLE_PF)
+                sriovd_ifnames_refresh(m->ifnames, addr);
+        sriovd_nfd_changed(m->nfd);
         if (streq(action, "add") && m->config) {
                 const struct sriov_device *d = sriov_model_get(m->model, addr);
                 /* A PF that appears (hotplug, rescan, recovery) gets its configuration. */
@@ -184,6 +197,7 @@ void sriovd_manager_recovery_ended(struct sriovd_manager *m, const struct sriov_
         if (m->binds)
                 sriovd_binds_kick(m->binds);
         m->status_dirty = true;
+        sriovd_nfd_changed(m->nfd);
 }
 
 void sriovd_manager_repair_drift(struct sriovd_manager *m, const struct sriov_addr *pf) {
@@ -204,6 +218,7 @@ void sriovd_manager_repair_drift(struct sriovd_manager *m, const struct sriov_ad
 
 void sriovd_manager_status_changed(struct sriovd_manager *m) {
         m->status_dirty = true;
+        sriovd_nfd_changed(m->nfd);
 }
 
 void sriovd_manager_operation_result(struct sriovd_manager *m, const struct sriov_addr *pf, bool complete,
@@ -393,6 +408,9 @@ int sriovd_manager_new(struct sriovd_options *options, struct sriov_config *conf
 struct sriovd_manager *sriovd_manager_free(struct sriovd_manager *m) {
         if (!m)
                 return NULL;
+        sriovd_config_watch_free(m->config_watch);
+        sriovd_nfd_free(m->nfd);
+        sriovd_metrics_free(m->metrics);
         sriovd_api_free(m->api);
         sriovd_ops_free(m->ops);
         sriovd_binds_free(m->binds);
@@ -420,6 +438,7 @@ struct sriovd_manager *sriovd_manager_free(struct sriovd_manager *m) {
         if (m->status_timer)
                 event_free(m->status_timer);
         sriov_model_free(m->model);
+        sriovd_ifnames_free(m->ifnames);
         sriov_names_free(m->names);
         sriov_sysfs_free(m->sysfs);
         if (m->base)
@@ -448,6 +467,7 @@ static void manager_ready(struct sriovd_manager *m) {
                 event_del(m->startup_timeout);
         (void) sd_notify(false, "READY=1");
         notify_status(m);
+        sriovd_nfd_changed(m->nfd);
         log_info("Ready, API on %s", m->options->socket_path);
 }
 
@@ -494,6 +514,12 @@ int sriovd_manager_run(struct sriovd_manager *m) {
                 return log_error_errno(r, "Failed to scan the PCI bus under %s", m->options->sysfs_root);
         count_roles(m->model, &pfs, &vfs);
         log_info("Found %zu PCI functions: %zu SR-IOV PFs, %zu VFs", sriov_model_size(m->model), pfs, vfs);
+        r = sriovd_ifnames_new(m->sysfs, &m->ifnames);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up interface names");
+        for (size_t i = 0; i < sriov_model_size(m->model); i++)
+                if (sriov_model_at(m->model, i)->role == SRIOV_ROLE_PF)
+                        sriovd_ifnames_refresh(m->ifnames, &sriov_model_at(m->model, i)->addr);
 
         load_desired(m);
         report_drift(m);
@@ -531,6 +557,18 @@ int sriovd_manager_run(struct sriovd_manager *m) {
         r = sriovd_api_new(m, m->options->socket_path, &m->api);
         if (r < 0)
                 return r;
+
+        r = sriovd_metrics_new(m, &m->metrics);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up metrics");
+        /* A listener that cannot be bound is logged; the daemon runs without it. */
+        (void) sriovd_metrics_configure(m->metrics, sriov_config_daemon(m->config));
+        r = sriovd_nfd_new(m, &m->nfd);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up NFD labels");
+        sriovd_nfd_configure(m->nfd, sriov_config_daemon(m->config));
+        /* Without inotify the daemon still runs: reload by SIGHUP or sriovctl reload. */
+        (void) sriovd_config_watch_new(m, m->options->config_file ?: SRIOVD_DEFAULT_CONFIG, &m->config_watch);
 
         m->status_timer = event_new(m->base, -1, EV_PERSIST, status_timer_cb, m);
         if (!m->status_timer || event_add(m->status_timer, &(struct timeval) { .tv_sec = 1 }) < 0)

@@ -23,6 +23,10 @@ struct sriovd_events;
 struct sriovd_recovery;
 struct sriov_config;
 struct sriov_lock_manager;
+struct sriovd_metrics;
+struct sriovd_nfd;
+struct sriovd_config_watch;
+struct sriovd_ifnames;
 
 struct sriovd_manager {
         struct sriovd_options *options;
@@ -37,6 +41,10 @@ struct sriovd_manager {
         struct sriovd_events *events;
         struct sriovd_recovery *recovery;
         struct sriov_config *config;            /* NULL: no file */
+        struct sriovd_metrics *metrics;         /* /metrics and its TCP listener */
+        struct sriovd_nfd *nfd;                 /* NFD feature file */
+        struct sriovd_config_watch *config_watch; /* reloads when the files change */
+        struct sriovd_ifnames *ifnames;         /* PF interface names for labels */
         struct event *drift_timer;
         bool starting;                          /* before READY=1 */
         unsigned startup_pending;               /* configured operations READY=1 waits for */

@@ -13,6 +13,7 @@
 #include "sriovd-log.h"
 #include "sriovd-manager.h"
 #include "sriovd-operation.h"
+#include "sriovd-metrics.h"
 #include "sriovd-worker.h"
 
 /* Finished operations kept for GET /v1/operations/{id}. */
@@ -132,6 +133,7 @@ static uint64_t op_timeout_ms(const struct sriovd_op *op, unsigned count) {
 }
 
 static void op_finish(struct sriovd_op *op);
+static void op_count(struct sriovd_op *op, SriovdOpResult result);
 static void op_startup_done(struct sriovd_op *op);
 static void op_write(struct sriovd_op *op, unsigned value, OpPhase phase);
 static void op_begin(struct sriovd_op *op);
@@ -503,6 +505,8 @@ static void on_deadline(evutil_socket_t fd, short what, void *userdata) {
                           " ms: hung in the kernel; PF stays locked until it returns",
                           SRIOV_ADDR_STR(&op->pf), op->write_value, (now_usec() - op->write_started_usec) / 1000);
                 (void) op_build_report(op, op->request.num_vfs);
+                sriovd_metrics_hung_write(op->ops->manager->metrics, SRIOVD_HUNG_NUMVFS);
+                op_count(op, SRIOVD_OP_RESULT_HUNG);
                 op->replied_hung = true;
                 op_reply_waiters(op);
                 op_startup_done(op);    /* reported: start-up does not wait for the kernel */
@@ -745,6 +749,14 @@ static void op_startup_done(struct sriovd_op *op) {
         sriovd_manager_startup_op_done(op->ops->manager);
 }
 
+/* Counted once: when reported hung, or when it ends (a hung write that returns later is
+ * not counted again). */
+static void op_count(struct sriovd_op *op, SriovdOpResult result) {
+        sriovd_metrics_operation_done(op->ops->manager->metrics, &op->pf,
+                                      op->request.num_vfs == 0 ? SRIOVD_OP_KIND_DISABLE : SRIOVD_OP_KIND_ENABLE,
+                                      result, now_usec() - op->created_usec);
+}
+
 static void op_finish(struct sriovd_op *op) {
         uint64_t elapsed;
 
@@ -782,6 +794,11 @@ static void op_finish(struct sriovd_op *op) {
         if (op->have_report)
                 sriovd_manager_operation_result(op->ops->manager, &op->pf, op->report.outcome == SRIOV_OUTCOME_COMPLETE,
                                                 op->report.rolled_back && op->report.rollback_error == 0, op->previous);
+        if (!op->hung)
+                op_count(op, !op->have_report ? SRIOVD_OP_RESULT_FAILED :
+                             op->report.outcome == SRIOV_OUTCOME_COMPLETE ? SRIOVD_OP_RESULT_COMPLETE :
+                             op->report.outcome == SRIOV_OUTCOME_PARTIAL ? SRIOVD_OP_RESULT_PARTIAL :
+                             SRIOVD_OP_RESULT_FAILED);
         op_startup_done(op);
         ops_trim(op->ops);
         sriovd_manager_status_changed(op->ops->manager);

@@ -15,6 +15,7 @@
 #include "sriovd-manager.h"
 #include "sriovd-operation.h"
 #include "sriovd-recovery.h"
+#include "sriovd-metrics.h"
 #include "sriovd-worker.h"
 
 #define PF_REC_MAX_WAITERS 16
@@ -220,6 +221,10 @@ static void rec_finish(struct pf_rec *rec) {
                a.kind == SRIOV_PF_ACTION_DONE_OK ? "restored" :
                a.kind == SRIOV_PF_ACTION_NOTIFY_ONLY ? "policy notify, nothing done" : "gave up, the PF is failed",
                sriov_pf_recovery_attempts(rec->machine));
+        sriovd_metrics_recovery_done(rec->owner->manager->metrics, &rec->pf,
+                                     a.kind == SRIOV_PF_ACTION_DONE_OK ? SRIOVD_RECOVERY_RESULT_SUCCEEDED :
+                                     a.kind == SRIOV_PF_ACTION_NOTIFY_ONLY ? SRIOVD_RECOVERY_RESULT_NOTIFIED :
+                                     SRIOVD_RECOVERY_RESULT_FAILED);
         rec->flock = sriov_flock_release(rec->flock);
         sriov_lock_request_release(rec->lock);
         rec_reply_waiters(rec);
@@ -709,6 +714,11 @@ json_object *sriovd_recovery_pf_json(struct sriovd_recovery *r, const struct sri
                         break;
                 }
         return o;
+}
+
+void sriovd_recovery_kernel_counters(struct sriovd_recovery *r, const struct sriov_addr *h,
+                                     struct sriov_recovery_counters *ret) {
+        sriov_recovery_tracker_get_counters(r->tracker, h, ret);
 }
 
 json_object *sriovd_recovery_hierarchy_json(struct sriovd_recovery *r, const struct sriov_addr *h) {

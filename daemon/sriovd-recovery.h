@@ -44,4 +44,8 @@ SriovRecoveryPolicy sriovd_recovery_get_policy(struct sriovd_recovery *r, const 
 void sriovd_recovery_remember_binding(struct sriovd_recovery *r, const struct sriov_addr *addr, const char *driver);
 
 json_object *sriovd_recovery_pf_json(struct sriovd_recovery *r, const struct sriov_addr *pf);
+/* The kernel's recoveries of a hierarchy so far (for /metrics). */
+void sriovd_recovery_kernel_counters(struct sriovd_recovery *r, const struct sriov_addr *hierarchy,
+                                     struct sriov_recovery_counters *ret);
+
 json_object *sriovd_recovery_hierarchy_json(struct sriovd_recovery *r, const struct sriov_addr *hierarchy);

@@ -13,6 +13,7 @@
 #include <syslog.h>
 
 #include "sriov-config.h"
+#include "sriov-listen.h"
 #include "sriov-json.h"
 #include "sriov-log.h"
 
@@ -62,7 +63,8 @@ struct origin {
 
 enum {
         D_SOCKET, D_STATE_DIR, D_RUNTIME_DIR, D_UEVENT_SOURCE, D_LOG_LEVEL, D_HISTORY_SIZE,
-        D_AER_POLL_INTERVAL, D_ADMIN_GROUP, D_SETTLE_QUIET_MS, _D_MAX,
+        D_AER_POLL_INTERVAL, D_ADMIN_GROUP, D_SETTLE_QUIET_MS, D_METRICS_LISTEN, D_METRICS_PER_VF,
+        D_NFD_FEATURES_FILE, D_NFD_EXPIRY, _D_MAX,
 };
 enum {
         P_NUM_VFS, P_POLICY, P_DRIVERS_AUTOPROBE, P_VF_DRIVER, P_RECOVERY, P_RECOVERY_ATTEMPTS,
@@ -98,6 +100,7 @@ static const struct sriov_daemon_config daemon_defaults = {
         .log_level = -1,
         .history_size = SRIOV_CONFIG_HISTORY_SIZE_DEFAULT,
         .aer_poll_interval = SRIOV_CONFIG_AER_POLL_INTERVAL_DEFAULT,
+        .nfd_expiry = SRIOV_CONFIG_NFD_EXPIRY_DEFAULT,
 };
 
 static const struct sriov_vf_config vf_unset = {
@@ -115,6 +118,8 @@ static void daemon_config_done(struct sriov_daemon_config *d) {
         free(d->state_dir);
         free(d->runtime_dir);
         free(d->admin_group);
+        free(d->metrics_listen);
+        free(d->nfd_features_file);
         *d = daemon_defaults;
 }
 
@@ -299,6 +304,13 @@ static int set_string(void *dst, const char *value) {
         free(*(char **) dst);
         *(char **) dst = s;
         return 0;
+}
+
+static int parse_listen(const struct key_info *k, const char *value, void *dst, char *why, size_t whylen) {
+        if (sriov_listen_address_parse(value, NULL, NULL) < 0)
+                return why_set(why, whylen, "'%s' is not ADDRESS:PORT with a numeric address "
+                               "(127.0.0.1:9808, [::1]:9808, 0.0.0.0:9808) and a port 1..65535", value);
+        return set_string(dst, value);
 }
 
 static int parse_path(const struct key_info *k, const char *value, void *dst, char *why, size_t whylen) {
@@ -507,6 +519,12 @@ static const struct key_info daemon_keys[_D_MAX] = {
         [D_ADMIN_GROUP] = { "admin-group", parse_account, json_string_or_null, D(admin_group) },
         [D_SETTLE_QUIET_MS] = { "settle-quiet-ms", parse_unsigned, json_unsigned_or_null, D(settle_quiet_ms),
                                 SRIOV_CONFIG_SETTLE_QUIET_MS_MIN, SRIOV_CONFIG_SETTLE_QUIET_MS_MAX },
+        [D_METRICS_LISTEN] = { "metrics-listen", parse_listen, json_string_or_null, D(metrics_listen) },
+        [D_METRICS_PER_VF] = { "metrics-per-vf", parse_bool, json_boolean_value, D(metrics_per_vf) },
+        [D_NFD_FEATURES_FILE] = { "nfd-features-file", parse_path, json_string_or_null, D(nfd_features_file),
+                                  0, PATH_MAX - 1 },
+        [D_NFD_EXPIRY] = { "nfd-expiry", parse_unsigned, json_unsigned, D(nfd_expiry),
+                           SRIOV_CONFIG_NFD_EXPIRY_MIN, SRIOV_CONFIG_NFD_EXPIRY_MAX },
 };
 #undef D
 

@@ -57,6 +57,9 @@
 #define SRIOV_CONFIG_SETTLE_QUIET_MS_MIN 10u           /* as --settle-quiet-ms */
 #define SRIOV_CONFIG_SETTLE_QUIET_MS_MAX 600000u
 #define SRIOV_CONFIG_RECOVERY_ATTEMPTS_DEFAULT 3u
+#define SRIOV_CONFIG_NFD_EXPIRY_DEFAULT 300u           /* seconds a label file stays valid */
+#define SRIOV_CONFIG_NFD_EXPIRY_MIN 10u
+#define SRIOV_CONFIG_NFD_EXPIRY_MAX 86400u
 #define SRIOV_CONFIG_RECOVERY_ATTEMPTS_MAX SRIOV_PF_RECOVERY_ATTEMPTS_MAX /* the recovery machine's own limit */
 
 typedef enum sriov_pf_match_kind {
@@ -84,6 +87,10 @@ struct sriov_daemon_config {
         unsigned aer_poll_interval;     /* seconds, 0: off, default 10 */
         char *admin_group;              /* group name or numeric gid, not resolved; NULL: not set */
         unsigned settle_quiet_ms;       /* 0: not set (the daemon's default is 2000) */
+        char *metrics_listen;           /* "ADDR:PORT" (sriov_listen_address_parse()); NULL: off */
+        bool metrics_per_vf;            /* per-VF series in /metrics, default off */
+        char *nfd_features_file;        /* absolute; NULL: no NFD feature file */
+        unsigned nfd_expiry;            /* seconds, default 300 */
 };
 
 /* vf.N.*: every member "not set" (-1, NULL, false has_mac) unless a file sets it. */

@@ -958,6 +958,8 @@ static void test_json(void **state) {
                 "  \"daemon\": { \"socket\": null, \"state_dir\": null, \"runtime_dir\": null,"
                 "                \"uevent_source\": null, \"log_level\": \"debug\", \"history_size\": 4096,"
                 "                \"aer_poll_interval\": 10, \"admin_group\": null, \"settle_quiet_ms\": null,"
+                "                \"metrics_listen\": null, \"metrics_per_vf\": false, \"nfd_features_file\": null,"
+                "                \"nfd_expiry\": 300,"
                 "                \"origins\": { \"log_level\": \"{M}:2\" } },"
                 "  \"pfs\": [ { \"match\": \"ens1f0\", \"match_kind\": \"ifname\", \"source\": \"{M}:3\","
                 "               \"sources\": [ \"{M}:3\", \"{D}/10-x.conf:1\" ],"
