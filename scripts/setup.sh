@@ -13,7 +13,11 @@ packages=(
     valgrind curl jq socat bash-completion groff-base man-db
     # vm tier: the Debian kernel is fetched with apt-get download by tests/vm/prepare.sh
     qemu-system-x86 busybox-static cpio kmod nvme-cli pciutils systemd
+    # fleet: promtool and a Prometheus server (sim tier), node for the manifest lint
+    prometheus nodejs
 )
+# npm comes with NodeSource's nodejs; Debian ships it as its own package.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
