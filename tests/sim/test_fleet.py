@@ -272,8 +272,10 @@ class TestMetrics(FleetCase):
             self.assertIn(got, (want, 413) if body else (want,), (method, path))
         time.sleep(0.5)
         self.assertEqual(self.sim.writes, [], 'a TCP request reached the kernel')
-        # the Unix socket still is the API
+        # the Unix socket still is the API; /metrics there is read-only too
         self.assertEqual(self.sim.http('GET', '/v1/devices/' + PF1)[0], 200)
+        self.assertEqual(self.sim.http('POST', '/metrics', {})[0], 405)
+        self.assertEqual(self.sim.http('HEAD', '/metrics')[0], 200)
 
     def test_06_listener_follows_reload_and_bad_address_refused(self):
         port, port2 = free_port(), free_port()
@@ -288,6 +290,28 @@ class TestMetrics(FleetCase):
                            what='the reload refused')
         self.assertIn('metrics-listen', self.sim.daemon_log())
         self.assertTrue(self._answers(port2))
+
+    def test_08_healthz_not_ready_until_configuration_applied(self):
+        """/healthz (the DaemonSet's probes) says 503 while the configured
+        state is being applied at start, 200 once it is (READY=1)."""
+        port = free_port()
+        self.sim.set_hang(PF1, True)
+        self.start('[daemon]\nmetrics-listen = 127.0.0.1:%d\n[pf "%s"]\nnum-vfs = 2\n' % (port, PF1),
+                   ready=False)
+        SimKernel.wait_for(lambda: self._status(port) is not None, 10, what='the listener')
+        st, _, body = tcp_request(port, 'GET', '/healthz')
+        self.assertEqual((st, body), (503, 'starting: applying the configuration\n'))
+        self.assertEqual(value(parse_metrics(tcp_request(port, 'GET', '/metrics')[2]), 'sriovd_ready'), 0)
+        self.sim.release_hang(PF1)
+        self.sim.wait_ready(30)
+        self.assertEqual(tcp_request(port, 'GET', '/healthz')[0:3:2], (200, 'ok\n'))
+        self.assertEqual(value(self.metrics(), 'sriovd_ready'), 1)
+
+    def _status(self, port):
+        try:
+            return tcp_request(port, 'GET', '/healthz', timeout=1)[0]
+        except OSError:
+            return None
 
     def _answers(self, port):
         try:
@@ -506,10 +530,11 @@ class TestLiveConfig(FleetCase):
         os.makedirs(self.dropins)
         self.start('[pf "%s"]\nnum-vfs = 1\n' % PF1)
         self.wait_vfs(PF1, 1)
-        # an editor's swap file, a hidden file, a file not named *.conf: no reload
+        # an editor's swap file, a hidden file, a file not named *.conf: no reload,
+        # and the reload below does not read them (they are not configuration at all)
         for name in ('.10-pf.conf.swp', '.hidden.conf', 'README', '10-pf.conf~'):
             with open(os.path.join(self.dropins, name), 'w') as f:
-                f.write('[pf "%s"]\nnum-vfs = 4\n' % PF1)
+                f.write('this line is no configuration\n')
         time.sleep(1.5)
         self.assertEqual(self.reloads(), (0, 0))
         # a burst of saves is one reload

@@ -43,7 +43,10 @@ assert_eq 2 "$(count_virtfn)" "the kernel has 2 VFs"
 assert_eq 2 "$(metric sriovd_pf_requested_vfs "$P")" "requested"
 assert_eq "${VM_VFS:-4}" "$(metric sriovd_pf_total_vfs "$P")" "total (sriov_totalvfs)"
 assert_eq 0 "$(metric sriovd_pf_bound_vfs "$P")" "bound: NVMe VF probes fail without a namespace"
-assert_eq 1 "$(metric sriovd_pf_enablement_result "$P,result=\"partial\"")" "enablement result partial"
+# the VFs are enumerated before the operation settles: its result comes after
+wait_for -t 30 metric_is sriovd_pf_enablement_result "$P,result=\"partial\"" 1 &&
+    pass "enablement result: partial" || fail "result: $(metrics | grep '^sriovd_pf_enablement_result.* 1$')"
+assert_eq 1 "$(metric sriovd_operations_total 'kind="enable",result="partial"')" "one partial enable counted"
 assert_eq 0 "$(metric sriovd_hierarchy_kernel_can_recover "$H")" "driverless VFs: the kernel cannot recover"
 out=$(metrics | promtool check metrics 2>&1) && [ -z "$out" ] && pass "promtool check metrics: clean" ||
     fail "promtool: $out"
