@@ -215,7 +215,7 @@ static void collect_labels(struct sriovd_manager *m, struct label_list *l) {
                 h = sriov_device_hierarchy(d);
                 if (want && (want->num_vfs != d->pf.n_vfs || usable != want->num_vfs))
                         ready = false;
-                if (sriovd_ops_busy(m->ops, &d->addr) || sriovd_manager_hierarchy_recovering(m, h))
+                if ((m->ops && sriovd_ops_busy(m->ops, &d->addr)) || sriovd_manager_hierarchy_recovering(m, h))
                         ready = false;
                 bool seen = false;
                 for (size_t k = 0; k < n_checked; k++)

@@ -307,6 +307,22 @@ class TestMetrics(FleetCase):
         self.assertEqual(tcp_request(port, 'GET', '/healthz')[0:3:2], (200, 'ok\n'))
         self.assertEqual(value(self.metrics(), 'sriovd_ready'), 1)
 
+    def test_09_ifname_label(self):
+        """A PF with a network interface has an ifname label; one that gets its
+        interface later has it after its next uevent."""
+        self.sim.add_root_port(RP2)
+        self.sim.add_pf(PF2, RP2, total_vfs=4, vf_driver='nvme')
+        os.makedirs(self.sim.path(PF1, 'net', 'ens1f0'))
+        self.start(None)
+        s = self.metrics()
+        self.assertEqual(value(s, 'sriovd_pf_total_vfs', pf=PF1, ifname='ens1f0'), 4)
+        self.assertEqual(value(s, 'sriovd_pf_enablement_result', pf=PF1, ifname='ens1f0', result='none'), 1)
+        self.assertFalse([ls for (n, ls) in s if n == 'sriovd_pf_total_vfs' and ('pf', PF2) in ls
+                          and any(k == 'ifname' for k, _ in ls)])
+        os.makedirs(self.sim.path(PF2, 'net', 'ens2f0'))
+        self.sim.uevent(PF2, 'change')
+        self.wait_metric('sriovd_pf_total_vfs', 4, pf=PF2, ifname='ens2f0')
+
     def _status(self, port):
         try:
             return tcp_request(port, 'GET', '/healthz', timeout=1)[0]
@@ -449,6 +465,14 @@ class TestNfd(FleetCase):
         # reloading without the key removes the file: its labels go at once
         self.write(self.conf, '# no NFD\n')
         SimKernel.wait_for(lambda: not os.path.exists(self.nfd), 10, what='file removed')
+
+    def test_04_by_interface_name(self):
+        os.makedirs(self.sim.path(PF1, 'net', 'ens1f0'))
+        self.start('[daemon]\nnfd-features-file = %s\n[pf "%s"]\nnum-vfs = 2\n' % (self.nfd, PF1))
+        self.wait_label('sriovd.io/net-ens1f0.vfs', '2')
+        labels = self.read_nfd()[1]
+        self.assertEqual(labels['sriovd.io/net-ens1f0.usable-vfs'], '2')
+        self.assertNotIn('sriovd.io/pci-0000-01-00.0.vfs', labels)
 
     def test_03_not_ready_while_short(self):
         """A PF short of its desired count makes the node not ready."""
