@@ -95,6 +95,7 @@ struct sriovd_op {
         bool have_report;
         struct sriov_report report;
         bool replied_hung;
+        bool counted;                   /* in the metrics (once, however many writes hung) */
 
         bool lock_submitted;            /* deferred operations wait without holding locks */
         bool autoprobe_written;
@@ -752,6 +753,9 @@ static void op_startup_done(struct sriovd_op *op) {
 /* Counted once: when reported hung, or when it ends (a hung write that returns later is
  * not counted again). */
 static void op_count(struct sriovd_op *op, SriovdOpResult result) {
+        if (op->counted)
+                return;
+        op->counted = true;
         sriovd_metrics_operation_done(op->ops->manager->metrics, &op->pf,
                                       op->request.num_vfs == 0 ? SRIOVD_OP_KIND_DISABLE : SRIOVD_OP_KIND_ENABLE,
                                       result, now_usec() - op->created_usec);
@@ -794,11 +798,10 @@ static void op_finish(struct sriovd_op *op) {
         if (op->have_report)
                 sriovd_manager_operation_result(op->ops->manager, &op->pf, op->report.outcome == SRIOV_OUTCOME_COMPLETE,
                                                 op->report.rolled_back && op->report.rollback_error == 0, op->previous);
-        if (!op->hung)
-                op_count(op, !op->have_report ? SRIOVD_OP_RESULT_FAILED :
-                             op->report.outcome == SRIOV_OUTCOME_COMPLETE ? SRIOVD_OP_RESULT_COMPLETE :
-                             op->report.outcome == SRIOV_OUTCOME_PARTIAL ? SRIOVD_OP_RESULT_PARTIAL :
-                             SRIOVD_OP_RESULT_FAILED);
+        op_count(op, !op->have_report ? SRIOVD_OP_RESULT_FAILED :
+                     op->report.outcome == SRIOV_OUTCOME_COMPLETE ? SRIOVD_OP_RESULT_COMPLETE :
+                     op->report.outcome == SRIOV_OUTCOME_PARTIAL ? SRIOVD_OP_RESULT_PARTIAL :
+                     SRIOVD_OP_RESULT_FAILED);
         op_startup_done(op);
         ops_trim(op->ops);
         sriovd_manager_status_changed(op->ops->manager);
