@@ -387,6 +387,33 @@ class TestMetrics(FleetCase):
 
 
 @need_binaries
+class TestRecoveryMetrics(unittest.TestCase):
+    """sriovd's own recovery (simrecovery's kernel: remove, rescan, restore)."""
+
+    def test_recovery_on_demand_counted(self):
+        import test_recovery
+        sim = test_recovery.make_sim()
+        self.addCleanup(sim.close)
+        pf = test_recovery.PF2
+        sim.start_daemon()
+        sim.wait_ready(15)
+        st, _, body = sim.http('POST', '/v1/devices/%s/sriov' % pf, {'num_vfs': 2}, timeout=60)
+        self.assertEqual(st, 200, body)
+        st, _, body = sim.http('POST', '/v1/devices/%s/recover' % pf, {}, timeout=120)
+        self.assertEqual((st, body.get('succeeded')), (200, True), body)
+        st, _, text = sim.http('GET', '/metrics')
+        s = parse_metrics(text)
+        self.assertEqual(value(s, 'sriovd_recoveries_total', pf=pf, result='succeeded'), 1)
+        self.assertEqual(value(s, 'sriovd_recoveries_total', pf=pf, result='failed'), 0)
+        self.assertEqual(value(s, 'sriovd_pf_enumerated_vfs', pf=pf), 2)
+        # PFs nobody recovered have no series
+        self.assertFalse([ls for (n, ls) in s if n == 'sriovd_recoveries_total' and ('pf', pf) not in ls])
+        if PROMTOOL:
+            r = subprocess.run([PROMTOOL, 'check', 'metrics'], input=text, capture_output=True, text=True)
+            self.assertEqual((r.returncode, r.stdout + r.stderr), (0, ''))
+
+
+@need_binaries
 class TestNfd(FleetCase):
     def setUp(self):
         super().setUp()
