@@ -488,13 +488,14 @@ static void handle_events(struct sriovd_api *api, struct evhttp_request *req, co
                 evhttp_clear_headers(&params);
         }
         if (follow) {
-                int r = sriovd_events_follow(api->manager->events, req, have_device ? &device : NULL, since);
+                int r = sriovd_events_follow(api->manager->events, req, have_device ? &device : NULL, since,
+                                             api_peer_may_write(api, req));
                 if (r < 0)
                         sriovd_api_reply_error(req, 503, "Too many followers");
                 return;
         }
-        sriovd_api_reply_json(req, 200, sriovd_events_query_json(api->manager->events, have_device ? &device : NULL,
-                                                                 since, (size_t) limit));
+        if (sriovd_events_reply(api->manager->events, req, have_device ? &device : NULL, since, (size_t) limit) < 0)
+                sriovd_api_reply_error(req, 500, "Out of memory");
 }
 
 static void handle_device_recover(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p) {
