@@ -20,6 +20,8 @@
 #include "sriovd-events.h"
 #include "sriovd-recovery.h"
 #include "sriovd-config.h"
+#include "sriovd-device-text.h"
+#include "sriovd-textbuf.h"
 #include "sriov-bind.h"
 #include "sriov-enable.h"
 
@@ -215,18 +217,68 @@ static json_object *device_json_full(struct sriovd_api *api, const struct sriov_
         return o;
 }
 
-static json_object *devices_json(struct sriovd_api *api, SriovRole only_role) {
-        const struct sriov_model *model = api->manager->model;
-        json_object *o = json_object_new_object(), *arr = json_object_new_array_ext((int) sriov_model_size(model));
+/* What device_json_full() adds to sriov_device_to_json(): only PFs and root ports. */
+static bool device_has_daemon_fields(const struct sriov_device *d) {
+        return d->role == SRIOV_ROLE_PF ||
+               (d->role == SRIOV_ROLE_BRIDGE && sriov_addr_equal(sriov_device_hierarchy(d), &d->addr));
+}
 
+static void free_reply_text(const void *data, size_t len, void *userdata) {
+        free((void *) data);
+}
+
+/* Sends a text body without copying it: the evbuffer references the block and frees it
+ * once written, so a large reply goes back to the system when it is sent. */
+static void api_reply_text(struct evhttp_request *req, int status, struct sriovd_textbuf *b) {
+        struct evbuffer *out = evbuffer_new();
+        size_t len = b->len;
+        char *data = b->failed ? NULL : sriovd_textbuf_steal(b);
+
+        sriovd_textbuf_done(b);
+        if (!out || !data || evbuffer_add_reference(out, data, len, free_reply_text, NULL) < 0) {
+                free(data);
+                if (out)
+                        evbuffer_free(out);
+                sriovd_api_reply_error(req, 500, "Out of memory");
+                return;
+        }
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+        evhttp_send_reply(req, status, status_reason(status), out);
+        evbuffer_free(out);
+}
+
+/* The whole host is written as text, device by device, into one buffer: no json-c tree
+ * of every function (16k functions made a 110 MiB heap that stayed). Only PFs and root
+ * ports, which carry the daemon's own fields, go through json-c. */
+static void reply_devices(struct sriovd_api *api, struct evhttp_request *req, SriovRole only_role) {
+        const struct sriov_model *model = api->manager->model;
+        struct sriovd_textbuf b;
+
+        sriovd_textbuf_init(&b, 64 + sriov_model_size(model) * (only_role == SRIOV_ROLE_PF ? 128 : 1152));
+        sriovd_textbuf_add(&b, "{\"devices\":[", 12);
+        bool comma = false;
         for (size_t i = 0; i < sriov_model_size(model); i++) {
                 const struct sriov_device *d = sriov_model_at(model, i);
                 if (only_role >= 0 && d->role != only_role)
                         continue;
-                json_object_array_add(arr, device_json_full(api, d));
+                if (comma)
+                        sriovd_textbuf_putc(&b, ',');
+                comma = true;
+                if (!device_has_daemon_fields(d)) {
+                        sriovd_device_text(&b, model, d);
+                        continue;
+                }
+                _cleanup_json_ json_object *o = device_json_full(api, d);
+                const char *text = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                                              JSON_C_TO_STRING_NOSLASHESCAPE) : NULL;
+                if (!text) {
+                        b.failed = true;
+                        break;
+                }
+                sriovd_textbuf_add(&b, text, strlen(text));
         }
-        json_object_object_add(o, "devices", arr);
-        return o;
+        sriovd_textbuf_add(&b, "]}\n", 3);
+        api_reply_text(req, 200, &b);
 }
 
 static bool method_is(struct evhttp_request *req, enum evhttp_cmd_type cmd, const char *allow) {
@@ -264,7 +316,7 @@ static void handle_devices(struct sriovd_api *api, struct evhttp_request *req, c
                 }
                 evhttp_clear_headers(&params);
         }
-        sriovd_api_reply_json(req, 200, devices_json(api, role));
+        reply_devices(api, req, role);
 }
 
 static void handle_device(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p) {

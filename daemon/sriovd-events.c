@@ -122,33 +122,6 @@ int sriovd_events_new(size_t capacity, struct event_base *base, struct sriovd_ev
 
 /* ---- JSON text ---------------------------------------------------------------------- */
 
-/* Appends s as a JSON string exactly as json-c writes it with JSON_C_TO_STRING_PLAIN |
- * JSON_C_TO_STRING_NOSLASHESCAPE, so that the history reads as it always did. */
-static void json_quote(struct sriovd_textbuf *b, const char *s, size_t len) {
-        static const char hex[] = "0123456789abcdef";
-
-        sriovd_textbuf_putc(b, '"');
-        for (size_t i = 0; i < len; i++) {
-                unsigned char c = (unsigned char) s[i];
-                switch (c) {
-                case '\b': sriovd_textbuf_add(b, "\\b", 2); break;
-                case '\n': sriovd_textbuf_add(b, "\\n", 2); break;
-                case '\r': sriovd_textbuf_add(b, "\\r", 2); break;
-                case '\t': sriovd_textbuf_add(b, "\\t", 2); break;
-                case '\f': sriovd_textbuf_add(b, "\\f", 2); break;
-                case '"': sriovd_textbuf_add(b, "\\\"", 2); break;
-                case '\\': sriovd_textbuf_add(b, "\\\\", 2); break;
-                default:
-                        if (c < ' ') {
-                                char u[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
-                                sriovd_textbuf_add(b, u, 6);
-                        } else
-                                sriovd_textbuf_putc(b, (char) c);
-                }
-        }
-        sriovd_textbuf_putc(b, '"');
-}
-
 static uint32_t intern_quoted(struct sriovd_events *e, const char *s) {
         char stack[512];
         struct sriovd_textbuf b;
@@ -157,7 +130,7 @@ static uint32_t intern_quoted(struct sriovd_events *e, const char *s) {
         if (!s || !s[0])
                 return SRIOVD_INTERN_NONE;
         sriovd_textbuf_init_stack(&b, stack, sizeof(stack));
-        json_quote(&b, s, strlen(s));
+        sriovd_textbuf_json_string(&b, s, strlen(s));
         id = b.failed ? SRIOVD_INTERN_NONE : sriovd_intern_ref(e->strings, b.data, b.len);
         sriovd_textbuf_done(&b);
         return id;
@@ -203,40 +176,6 @@ static void put_interned(struct sriovd_textbuf *b, const struct sriovd_events *e
                 sriovd_textbuf_add(b, if_none, strlen(if_none));
 }
 
-static void put_u64(struct sriovd_textbuf *b, uint64_t v) {
-        char buf[24];
-        size_t n = 0;
-
-        do {
-                buf[sizeof(buf) - 1 - n++] = (char) ('0' + v % 10);
-                v /= 10;
-        } while (v);
-        sriovd_textbuf_add(b, buf + sizeof(buf) - n, n);
-}
-
-static void put_addr(struct sriovd_textbuf *b, const struct sriov_addr *a) {
-        static const char hex[] = "0123456789abcdef";
-        char s[16] = { '"' };
-        size_t n = 1;
-
-        for (int shift = 12; shift >= 0; shift -= 4)
-                s[n++] = hex[(a->domain >> shift) & 15];
-        if (a->domain > 0xffff) {       /* rare: fall back to the general formatter */
-                sriovd_textbuf_printf(b, "\"%s\"", SRIOV_ADDR_STR(a));
-                return;
-        }
-        s[n++] = ':';
-        s[n++] = hex[a->bus >> 4];
-        s[n++] = hex[a->bus & 15];
-        s[n++] = ':';
-        s[n++] = hex[(a->slot >> 4) & 15];
-        s[n++] = hex[a->slot & 15];
-        s[n++] = '.';
-        s[n++] = hex[a->func & 15];
-        s[n++] = '"';
-        sriovd_textbuf_add(b, s, n);
-}
-
 static void put_time(struct sriovd_events *e, struct sriovd_textbuf *b, uint64_t usec) {
         uint64_t sec = usec / 1000000u;
         unsigned frac = (unsigned) (usec % 1000000u);
@@ -266,13 +205,13 @@ static void put_time(struct sriovd_events *e, struct sriovd_textbuf *b, uint64_t
  *  "severity":..[,"message":..],"aer_deltas":{..}[,"aer_deltas_dropped":N]} */
 static void record_to_text(struct sriovd_events *e, const struct event_record *r, struct sriovd_textbuf *b) {
         sriovd_textbuf_add(b, "{\"seq\":", 7);
-        put_u64(b, r->seq);
+        sriovd_textbuf_u64(b, r->seq);
         sriovd_textbuf_add(b, ",\"time\":", 8);
         put_time(e, b, r->realtime_usec);
         sriovd_textbuf_add(b, ",\"device\":", 10);
-        put_addr(b, &r->addr);
+        sriovd_textbuf_addr(b, &r->addr);
         sriovd_textbuf_add(b, ",\"hierarchy\":", 13);
-        put_addr(b, &r->hierarchy);
+        sriovd_textbuf_addr(b, &r->hierarchy);
         sriovd_textbuf_add(b, ",\"event\":", 9);
         put_interned(b, e, r->kind, "\"\"");
         sriovd_textbuf_add(b, ",\"device_online\":", 17);
@@ -789,11 +728,11 @@ int sriovd_events_reply(struct sriovd_events *e, struct evhttp_request *req, con
                 comma = true;
         }
         sriovd_textbuf_add(&b, "],\"recorded\":", 13);
-        put_u64(&b, e->next_seq - 1);
+        sriovd_textbuf_u64(&b, e->next_seq - 1);
         sriovd_textbuf_add(&b, ",\"dropped\":", 11);
-        put_u64(&b, e->dropped);
+        sriovd_textbuf_u64(&b, e->dropped);
         sriovd_textbuf_add(&b, ",\"capacity\":", 12);
-        put_u64(&b, e->capacity);
+        sriovd_textbuf_u64(&b, e->capacity);
         sriovd_textbuf_add(&b, "}\n", 2);
         if (b.failed) {
                 sriovd_textbuf_done(&b);

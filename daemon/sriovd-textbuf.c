@@ -97,3 +97,72 @@ char *sriovd_textbuf_steal(struct sriovd_textbuf *b) {
         *b = (struct sriovd_textbuf) {};
         return r;
 }
+
+/* Appends s as a JSON string exactly as json-c writes it with JSON_C_TO_STRING_PLAIN |
+ * JSON_C_TO_STRING_NOSLASHESCAPE, so that the history reads as it always did. */
+void sriovd_textbuf_json_string(struct sriovd_textbuf *b, const char *s, size_t len) {
+        static const char hex[] = "0123456789abcdef";
+
+        sriovd_textbuf_putc(b, '"');
+        for (size_t i = 0; i < len; i++) {
+                unsigned char c = (unsigned char) s[i];
+                switch (c) {
+                case '\b': sriovd_textbuf_add(b, "\\b", 2); break;
+                case '\n': sriovd_textbuf_add(b, "\\n", 2); break;
+                case '\r': sriovd_textbuf_add(b, "\\r", 2); break;
+                case '\t': sriovd_textbuf_add(b, "\\t", 2); break;
+                case '\f': sriovd_textbuf_add(b, "\\f", 2); break;
+                case '"': sriovd_textbuf_add(b, "\\\"", 2); break;
+                case '\\': sriovd_textbuf_add(b, "\\\\", 2); break;
+                default:
+                        if (c < ' ') {
+                                char u[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+                                sriovd_textbuf_add(b, u, 6);
+                        } else
+                                sriovd_textbuf_putc(b, (char) c);
+                }
+        }
+        sriovd_textbuf_putc(b, '"');
+}
+
+void sriovd_textbuf_u64(struct sriovd_textbuf *b, uint64_t v) {
+        char buf[24];
+        size_t n = 0;
+
+        do {
+                buf[sizeof(buf) - 1 - n++] = (char) ('0' + v % 10);
+                v /= 10;
+        } while (v);
+        sriovd_textbuf_add(b, buf + sizeof(buf) - n, n);
+}
+
+void sriovd_textbuf_addr(struct sriovd_textbuf *b, const struct sriov_addr *a) {
+        static const char hex[] = "0123456789abcdef";
+        char s[16] = { '"' };
+        size_t n = 1;
+
+        for (int shift = 12; shift >= 0; shift -= 4)
+                s[n++] = hex[(a->domain >> shift) & 15];
+        if (a->domain > 0xffff) {       /* rare: fall back to the general formatter */
+                sriovd_textbuf_printf(b, "\"%s\"", SRIOV_ADDR_STR(a));
+                return;
+        }
+        s[n++] = ':';
+        s[n++] = hex[a->bus >> 4];
+        s[n++] = hex[a->bus & 15];
+        s[n++] = ':';
+        s[n++] = hex[(a->slot >> 4) & 15];
+        s[n++] = hex[a->slot & 15];
+        s[n++] = '.';
+        s[n++] = hex[a->func & 15];
+        s[n++] = '"';
+        sriovd_textbuf_add(b, s, n);
+}
+
+void sriovd_textbuf_i64(struct sriovd_textbuf *b, int64_t v) {
+        if (v < 0) {
+                sriovd_textbuf_putc(b, '-');
+                sriovd_textbuf_u64(b, (uint64_t) 0 - (uint64_t) v);
+        } else
+                sriovd_textbuf_u64(b, (uint64_t) v);
+}

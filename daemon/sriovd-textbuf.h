@@ -10,6 +10,9 @@
 #include <stddef.h>
 #include <string.h>
 
+#include <stdint.h>
+
+#include "sriov-address.h"
 #include "sriov-macros.h"
 
 struct sriovd_textbuf {
@@ -26,6 +29,14 @@ void sriovd_textbuf_done(struct sriovd_textbuf *b);
 /* The text (NUL-terminated, b->len bytes) as a heap block the caller frees; the buffer is
  * left empty. NULL when it failed. */
 char *sriovd_textbuf_steal(struct sriovd_textbuf *b);
+
+/* s as a JSON string, exactly as json-c writes it with JSON_C_TO_STRING_PLAIN |
+ * JSON_C_TO_STRING_NOSLASHESCAPE (the unit tests compare the two). */
+void sriovd_textbuf_json_string(struct sriovd_textbuf *b, const char *s, size_t len);
+void sriovd_textbuf_u64(struct sriovd_textbuf *b, uint64_t v);
+void sriovd_textbuf_i64(struct sriovd_textbuf *b, int64_t v);
+/* "DDDD:BB:SS.F", quoted */
+void sriovd_textbuf_addr(struct sriovd_textbuf *b, const struct sriov_addr *a);
 
 bool sriovd_textbuf_reserve(struct sriovd_textbuf *b, size_t more);
 void sriovd_textbuf_printf(struct sriovd_textbuf *b, const char *fmt, ...) _printf_(2, 3);
