@@ -129,6 +129,7 @@ def main():
     ap.add_argument('--vfs', type=int, default=256)
     ap.add_argument('--requests', type=int, default=10, help='whole-host GETs (default 10)')
     ap.add_argument('--clients', type=int, default=100)
+    ap.add_argument('--vf-aer', action='store_true', help='AER counter files on every VF too (gentree.py)')
     ap.add_argument('--tree', help='an existing gentree.py directory to reuse')
     ap.add_argument('--json', default=os.path.join(BENCH_DIR, 'results', 'fleet.json'))
     a = ap.parse_args()
@@ -140,12 +141,13 @@ def main():
     work = tempfile.mkdtemp(prefix='sriov-fleet-', dir='/dev/shm')
     tree_dir = a.tree or os.path.join(work, 'tree')
     if not a.tree:
-        t, _ = timed(lambda: gentree.make_tree(tree_dir, a.pfs, a.vfs))
+        t, _ = timed(lambda: gentree.make_tree(tree_dir, a.pfs, a.vfs, a.vf_aer))
         print('tree: %d PFs x %d VFs written in %.1f s' % (a.pfs, a.vfs, t))
     sysroot = os.path.join(tree_dir, 'sys')
     sock = os.path.join(work, 'sriovd.sock')
     pf = gentree.addr_str(1, 0, 0)
-    res = {'pfs': a.pfs, 'vfs': a.vfs, 'load_before': os.getloadavg()}
+    res = {'pfs': a.pfs, 'vfs': a.vfs, 'vf_aer': a.vf_aer or None, 'load_before': os.getloadavg(),
+           'sriovd': SRIOVD}
 
     bare_before = bare_scan_s(sysroot)
     argv = [SRIOVD, '--sysfs-root', sysroot, '--socket', sock, '--state-dir', os.path.join(work, 'state'),

@@ -13,7 +13,9 @@ DIR/sys then holds, for every PF i (0-based):
   bus/pci/devices/ADDR                         links into devices/
   bus/pci/drivers/{pf-drv,vf-drv,vfio-pci}     the driver directories the links point to
   kernel/iommu_groups/N/devices/ADDR           one group per function
-Every function has vendor, device, class, iommu_group and the three aer_dev_* files. Two
+Every function has vendor, device, class and iommu_group; root ports and PFs have the three
+aer_dev_* files (and root ports the aer_rootport_total_* ones). VFs have none by default, as
+VFs without an AER capability (most of them); --vf-aer gives every VF the files too. Two
 VFs out of three are bound (alternately vf-drv and vfio-pci); the third is driverless.
 sriov_numvfs is written but sriovd never reads it.
 
@@ -57,22 +59,24 @@ def rid_to_addr(rid):
 
 
 class Tree:
-    def __init__(self, root):
+    def __init__(self, root, vf_aer=False):
         self.root = root
         self.sys = os.path.join(root, 'sys')
         self.next_group = 0
         self.pfs = []           # (root port, pf, [vf addresses])
+        self.vf_aer = vf_aer
 
-    def _function(self, parent_rel, addr, vendor, device, cls, driver=None, extra=None):
+    def _function(self, parent_rel, addr, vendor, device, cls, driver=None, extra=None, aer=True):
         rel = os.path.join(parent_rel, addr)
         d = os.path.join(self.sys, rel)
         os.mkdir(d)
         _write(os.path.join(d, 'vendor'), '0x%04x\n' % vendor)
         _write(os.path.join(d, 'device'), '0x%04x\n' % device)
         _write(os.path.join(d, 'class'), '0x%06x\n' % cls)
-        _write(os.path.join(d, 'aer_dev_correctable'), _aer_text(AER_COR, AER_TOTAL['correctable']))
-        _write(os.path.join(d, 'aer_dev_nonfatal'), _aer_text(AER_NONFATAL, AER_TOTAL['nonfatal']))
-        _write(os.path.join(d, 'aer_dev_fatal'), _aer_text(AER_NONFATAL, AER_TOTAL['fatal']))
+        if aer:
+            _write(os.path.join(d, 'aer_dev_correctable'), _aer_text(AER_COR, AER_TOTAL['correctable']))
+            _write(os.path.join(d, 'aer_dev_nonfatal'), _aer_text(AER_NONFATAL, AER_TOTAL['nonfatal']))
+            _write(os.path.join(d, 'aer_dev_fatal'), _aer_text(AER_NONFATAL, AER_TOTAL['fatal']))
         depth = rel.count('/') + 1
         up = '../' * depth
         group = self.next_group
@@ -112,7 +116,7 @@ class Tree:
             for n in range(n_vfs):
                 vf = rid_to_addr((bus << 8) + 1 + n)
                 driver = (None, 'vf-drv', 'vfio-pci')[n % 3]
-                self._function(rp_rel, vf, PF_VENDOR, VF_DEVICE, 0x020000, driver)
+                self._function(rp_rel, vf, PF_VENDOR, VF_DEVICE, 0x020000, driver, aer=self.vf_aer)
                 os.symlink('../' + vf, os.path.join(pf_dir, 'virtfn%d' % n))
                 os.symlink('../' + pf, os.path.join(self.sys, rp_rel, vf, 'physfn'))
                 vfs.append(vf)
@@ -120,9 +124,9 @@ class Tree:
         return self
 
 
-def make_tree(root, n_pfs, n_vfs):
+def make_tree(root, n_pfs, n_vfs, vf_aer=False):
     os.makedirs(root, exist_ok=True)
-    return Tree(root).build(n_pfs, n_vfs)
+    return Tree(root, vf_aer).build(n_pfs, n_vfs)
 
 
 def main():
@@ -130,12 +134,13 @@ def main():
     ap.add_argument('dir')
     ap.add_argument('--pfs', type=int, default=64)
     ap.add_argument('--vfs', type=int, default=256)
+    ap.add_argument('--vf-aer', action='store_true', help='AER counter files on every VF too')
     a = ap.parse_args()
     if a.pfs < 1 or a.pfs > 64 or a.vfs < 0 or a.vfs > 256:
         sys.exit('--pfs 1..64, --vfs 0..256')
     if os.path.exists(os.path.join(a.dir, 'sys')):
         sys.exit('%s/sys exists already' % a.dir)
-    t = make_tree(a.dir, a.pfs, a.vfs)
+    t = make_tree(a.dir, a.pfs, a.vfs, a.vf_aer)
     print('%s/sys: %d PFs x %d VFs, %d functions' % (a.dir, a.pfs, a.vfs,
                                                      len(t.pfs) * (a.vfs + 2)))
 

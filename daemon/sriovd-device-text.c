@@ -108,7 +108,10 @@ static void put_aer(struct sriovd_textbuf *b, const struct sriov_aer *a) {
         sriovd_textbuf_putc(b, '}');
 }
 
-static void put_pf(struct sriovd_textbuf *b, const struct sriov_model *m, const struct sriov_pf_info *pf) {
+static void put_pf(struct sriovd_textbuf *b, const struct sriov_model *m, const struct sriov_device *d,
+                   const struct sriovd_device_text_extras *extras) {
+        const struct sriov_pf_info *pf = &d->pf;
+
         ADD(b, "{\"total_vfs\":");
         sriovd_textbuf_i64(b, pf->total_vfs);
         ADD(b, ",\"num_vfs\":");
@@ -146,10 +149,18 @@ static void put_pf(struct sriovd_textbuf *b, const struct sriov_model *m, const 
                         ADD(b, "null");
                 sriovd_textbuf_putc(b, '}');
         }
-        ADD(b, "]}");
+        sriovd_textbuf_putc(b, ']');
+        if (extras && extras->sriov_tail)
+                extras->sriov_tail(b, d, extras->userdata);
+        sriovd_textbuf_putc(b, '}');
 }
 
 void sriovd_device_text(struct sriovd_textbuf *b, const struct sriov_model *m, const struct sriov_device *d) {
+        sriovd_device_text_full(b, m, d, NULL);
+}
+
+void sriovd_device_text_full(struct sriovd_textbuf *b, const struct sriov_model *m, const struct sriov_device *d,
+                             const struct sriovd_device_text_extras *extras) {
         char class_buf[16];
 
         ADD(b, "{\"address\":");
@@ -182,7 +193,7 @@ void sriovd_device_text(struct sriovd_textbuf *b, const struct sriov_model *m, c
         sriovd_textbuf_putc(b, ']');
         if (d->role == SRIOV_ROLE_PF) {
                 ADD(b, ",\"sriov\":");
-                put_pf(b, m, &d->pf);
+                put_pf(b, m, d, extras);
         }
         if (d->role == SRIOV_ROLE_VF) {
                 ADD(b, ",\"vf\":{\"index\":");
@@ -195,5 +206,7 @@ void sriovd_device_text(struct sriovd_textbuf *b, const struct sriov_model *m, c
                 ADD(b, ",\"aer\":");
                 put_aer(b, &d->aer);
         }
+        if (extras && extras->tail)
+                extras->tail(b, d, extras->userdata);
         sriovd_textbuf_putc(b, '}');
 }

@@ -12,3 +12,14 @@
 #include "sriovd-textbuf.h"
 
 void sriovd_device_text(struct sriovd_textbuf *b, const struct sriov_model *m, const struct sriov_device *d);
+
+/* What the daemon adds to a device, as text: sriov_tail writes members at the end of a
+ * PF's "sriov" object, tail members at the end of the device object (each starting with
+ * a comma). Either may be NULL. */
+struct sriovd_device_text_extras {
+        void (*sriov_tail)(struct sriovd_textbuf *b, const struct sriov_device *d, void *userdata);
+        void (*tail)(struct sriovd_textbuf *b, const struct sriov_device *d, void *userdata);
+        void *userdata;
+};
+void sriovd_device_text_full(struct sriovd_textbuf *b, const struct sriov_model *m, const struct sriov_device *d,
+                             const struct sriovd_device_text_extras *extras);

@@ -102,10 +102,20 @@ char *sriovd_textbuf_steal(struct sriovd_textbuf *b) {
  * JSON_C_TO_STRING_NOSLASHESCAPE, so that the history reads as it always did. */
 void sriovd_textbuf_json_string(struct sriovd_textbuf *b, const char *s, size_t len) {
         static const char hex[] = "0123456789abcdef";
+        size_t i = 0;
 
         sriovd_textbuf_putc(b, '"');
-        for (size_t i = 0; i < len; i++) {
-                unsigned char c = (unsigned char) s[i];
+        while (i < len) {
+                /* Runs that need no escape (nearly all text) are copied at once. */
+                size_t run = i;
+                while (run < len && (unsigned char) s[run] >= ' ' && s[run] != '"' && s[run] != '\\')
+                        run++;
+                if (run > i) {
+                        sriovd_textbuf_add(b, s + i, run - i);
+                        i = run;
+                        continue;
+                }
+                unsigned char c = (unsigned char) s[i++];
                 switch (c) {
                 case '\b': sriovd_textbuf_add(b, "\\b", 2); break;
                 case '\n': sriovd_textbuf_add(b, "\\n", 2); break;
@@ -114,12 +124,10 @@ void sriovd_textbuf_json_string(struct sriovd_textbuf *b, const char *s, size_t 
                 case '\f': sriovd_textbuf_add(b, "\\f", 2); break;
                 case '"': sriovd_textbuf_add(b, "\\\"", 2); break;
                 case '\\': sriovd_textbuf_add(b, "\\\\", 2); break;
-                default:
-                        if (c < ' ') {
-                                char u[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
-                                sriovd_textbuf_add(b, u, 6);
-                        } else
-                                sriovd_textbuf_putc(b, (char) c);
+                default: {
+                        char u[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+                        sriovd_textbuf_add(b, u, 6);
+                }
                 }
         }
         sriovd_textbuf_putc(b, '"');
