@@ -19,7 +19,7 @@ metrics-listen = 127.0.0.1:$PORT
 nfd-features-file = $NFD
 nfd-expiry = 60
 "
-write_conf "$daemon_section[pf \"$PF\"]
+write_conf "${daemon_section}[pf \"$PF\"]
 num-vfs = 2
 "
 
@@ -82,14 +82,14 @@ wait_for -t 30 metric_is sriovd_pf_enumerated_vfs "$P" 2 && pass "2 VFs again af
 assert_eq 0 "$(metric sriovd_hierarchy_recovering "$H")" "the hierarchy is no longer recovering"
 
 note "4. live configuration: an edit is applied, a broken file refused"
-write_conf "$daemon_section[pf \"$PF\"]
+write_conf "${daemon_section}[pf \"$PF\"]
 num-vfs = 1
 "
 one() { [ "$(count_virtfn)" = 1 ]; }
 wait_for -t 60 one && pass "the edit was applied without a reload: 1 VF" || fail "VFs: $(count_virtfn)"
 assert_eq 1 "$(metric sriovd_config_reloads_total 'result="success"')" "one successful reload"
 wait_for -t 10 label_is "$NFDPF.vfs" 1 && pass "NFD: $NFDPF.vfs=1" || fail "NFD file: $(cat "$NFD")"
-write_conf "$daemon_section[pf \"$PF\"]
+write_conf "${daemon_section}[pf \"$PF\"]
 num-vfs = 2
 recovery = sometimes
 "
