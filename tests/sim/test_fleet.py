@@ -387,6 +387,27 @@ class TestMetrics(FleetCase):
 
 
 @need_binaries
+class TestBindMetrics(FleetCase):
+    def setUp(self):
+        self.sim = ConfigSimKernel(probe=True)
+        self.addCleanup(self.cleanup)
+        self.conf = os.path.join(self.sim.tmp, 'sriovd.conf')
+        self.sim.add_root_port(RP1)
+        self.sim.add_pf(PF1, RP1, total_vfs=4, vf_driver=None)
+
+    def test_binds_counted_by_result(self):
+        self.start('[pf "%s"]\nnum-vfs = 2\ndrivers-autoprobe = no\nvf-driver = vfio-pci\n' % PF1)
+        self.wait_metric('sriovd_operations_total', 2, kind='bind', result='complete')
+        vf = simkernel.vf_address(PF1, 1, 1, 0)
+        st, _, body = self.sim.http('POST', '/v1/devices/%s/bind' % vf, {'driver': 'no-such-driver'})
+        self.assertEqual(st, 409, body)
+        s = self.metrics()
+        self.assertEqual(value(s, 'sriovd_operations_total', kind='bind', result='failed'), 1)
+        self.assertEqual(value(s, 'sriovd_operation_duration_seconds_count', kind='bind'), 3)
+        self.assertEqual(value(s, 'sriovd_sysfs_writes_hung_total', attribute='bind'), 0)
+
+
+@need_binaries
 class TestRecoveryMetrics(unittest.TestCase):
     """sriovd's own recovery (simrecovery's kernel: remove, rescan, restore)."""
 
