@@ -47,17 +47,29 @@ static pthread_mutex_t aer_names_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *aer_names[AER_NAMES_MAX];
 static size_t n_aer_names;
 
+static size_t aer_names_hint;   /* files list names in the same order: try the next first */
+
+static bool aer_name_is(size_t i, const char *s, size_t len) {
+        return strncmp(aer_names[i], s, len) == 0 && aer_names[i][len] == '\0';
+}
+
 static const char *aer_name_intern(const char *s, size_t len) {
         const char *found = NULL;
 
         pthread_mutex_lock(&aer_names_lock);
+        if (aer_names_hint < n_aer_names && aer_name_is(aer_names_hint, s, len))
+                found = aer_names[aer_names_hint++];
         for (size_t i = 0; i < n_aer_names && !found; i++)
-                if (strlen(aer_names[i]) == len && memcmp(aer_names[i], s, len) == 0)
+                if (aer_name_is(i, s, len)) {
                         found = aer_names[i];
+                        aer_names_hint = i + 1;
+                }
         if (!found && n_aer_names < AER_NAMES_MAX) {
                 char *copy = strndup(s, len);
-                if (copy)
+                if (copy) {
                         found = aer_names[n_aer_names++] = copy;
+                        aer_names_hint = n_aer_names;
+                }
         }
         pthread_mutex_unlock(&aer_names_lock);
         return found;
