@@ -12,6 +12,7 @@
 #include <sys/un.h>
 
 #include "sriov-json.h"
+#include "sriovd-netdev.h"
 #include "sriovd-api.h"
 #include "sriovd-log.h"
 #include "sriovd-manager.h"
@@ -212,6 +213,7 @@ static json_object *device_json_full(struct sriovd_api *api, const struct sriov_
         json_object_object_add(sriov, "desired_num_vfs", want ? json_object_new_int64(want->num_vfs) : NULL);
         json_object_object_add(sriov, "drift", json_object_new_boolean(want && !busy && want->num_vfs != d->pf.n_vfs));
         json_object_object_add(o, "operations", sriovd_ops_for_pf_json(api->manager->ops, &d->addr));
+        sriovd_netdev_add_json(api->manager->netdev, d, o);
         return o;
 }
 
