@@ -176,6 +176,7 @@ int sriovd_config_reload(struct sriovd_manager *m, char ***ret_errors) {
                 log_notice("The socket or directory settings changed: they take effect at the next restart");
 
         log_info("Reloaded %s", file);
+        json_object_put(sriovd_netdev_unmatched_json(m->netdev, true));
         sriovd_config_reconcile_all(m, "reload");
         return 0;
 }
@@ -415,5 +416,6 @@ json_object *sriovd_config_json(struct sriovd_manager *m) {
         json_object_object_add(eff, "history_size", json_object_new_int64(m->options->history_size));
         json_object_object_add(eff, "aer_poll_interval", json_object_new_int64(m->options->aer_poll_sec));
         json_object_object_add(o, "effective", eff);
+        json_object_object_add(o, "unmatched", sriovd_netdev_unmatched_json(m->netdev, false));
         return o;
 }

@@ -555,8 +555,10 @@ int sriovd_manager_run(struct sriovd_manager *m) {
         /* The API answers already (status, progress); READY=1 waits for the configured
          * state, so that units ordered after sriovd.service find their VFs. */
         m->starting = true;
-        if (m->config)
+        if (m->config) {
+                json_object_put(sriovd_netdev_unmatched_json(m->netdev, true));
                 sriovd_config_reconcile_all(m, "start");
+        }
         /* Drift that exists already at start is checked once, not only after a uevent. */
         event_add(m->drift_timer, &(struct timeval) { .tv_sec = 3 });
         if (m->startup_pending > 0) {

@@ -531,6 +531,37 @@ void sriovd_netdev_add_json(struct sriovd_netdev *n, const struct sriov_device *
         }
 }
 
+/* ---- [pf "IFNAME"] sections that name no PF's interface ---- */
+
+json_object *sriovd_netdev_unmatched_json(struct sriovd_netdev *n, bool log) {
+        json_object *arr = json_object_new_array();
+        const struct sriov_config *c = n ? n->m->config : NULL;
+
+        for (size_t i = 0; c && arr && i < sriov_config_n_pfs(c); i++) {
+                const struct sriov_pf_config *p = sriov_config_pf(c, i);
+                bool found = false;
+
+                if (p->match_kind != SRIOV_PF_MATCH_IFNAME)
+                        continue;
+                for (size_t k = 0; !found && k < sriov_model_size(n->m->model); k++) {
+                        const struct sriov_device *d = sriov_model_at(n->m->model, k);
+                        found = d->role == SRIOV_ROLE_PF && d->netdevs && streq(d->netdevs[0], p->match);
+                }
+                if (found)
+                        continue;
+                char msg[256];
+                snprintf(msg, sizeof(msg), "%s:%u: [pf \"%s\"] names no SR-IOV PF's network interface; "
+                         "nothing is applied until a PF's interface has that name", p->source_file, p->source_line, p->match);
+                if (log)
+                        log_warning("%s", msg);
+                json_object *o = json_object_new_object();
+                json_object_object_add(o, "match", json_object_new_string(p->match));
+                json_object_object_add(o, "message", json_object_new_string(msg));
+                json_object_array_add(arr, o);
+        }
+        return arr;
+}
+
 /* ---- lifetime ---- */
 
 int sriovd_netdev_new(struct sriovd_manager *m, struct sriovd_netdev **ret) {

@@ -50,3 +50,7 @@ void sriovd_netdev_note_applied(struct sriovd_netdev *n, const struct sriov_addr
 
 /* Adds "network" to a PF's device object and to each entry of its sriov.vfs. */
 void sriovd_netdev_add_json(struct sriovd_netdev *n, const struct sriov_device *d, json_object *o);
+
+/* [pf "IFNAME"] sections that match no PF now: [{"match": "...", "message": "FILE:LINE: ..."}],
+ * each also logged as a warning when log is true (start, reload). */
+json_object *sriovd_netdev_unmatched_json(struct sriovd_netdev *n, bool log);
