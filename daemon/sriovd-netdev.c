@@ -49,6 +49,7 @@ struct pf_net {
         size_t n_refused;
         struct vf_refusal *refused;
         char match[80];                 /* the config section it matched, for renames */
+        char match_ifname[IF_NAMESIZE]; /* ... under this interface name */
 };
 
 struct sriovd_netdev {
@@ -141,24 +142,30 @@ void sriovd_netdev_refresh_all(struct sriovd_netdev *n) {
 
 /* ---- renames: a [pf "IFNAME"] section follows the name ---- */
 
-static void check_match(struct sriovd_netdev *n, const struct sriov_addr *pf, const char *why) {
+/* Called with the PF's current interface name whenever it may have changed. Only a new
+ * name can make another section match (a reload reconciles on its own). */
+static void check_match(struct sriovd_netdev *n, const struct sriov_addr *pf, const char *ifname) {
         struct pf_net *p = pf_net_get(n, pf, true);
-        const struct sriov_pf_config *c = sriovd_config_for(n->m, pf);
-        const char *now = c ? c->match : "";
+        const struct sriov_pf_config *c;
+        const char *now;
 
-        if (!p || streq(p->match, now))
+        if (!p || !ifname)
                 return;
-        bool first = !p->queried && !p->match[0];
+        c = sriovd_config_for(n->m, pf);
+        now = c ? c->match : "";
+        bool renamed = p->match_ifname[0] && !streq(p->match_ifname, ifname);
+        bool changed = !streq(p->match, now);
+        snprintf(p->match_ifname, sizeof(p->match_ifname), "%s", ifname);
         snprintf(p->match, sizeof(p->match), "%s", now);
-        if (first)
-                return;         /* reconciled at start already */
+        if (!renamed || !changed)
+                return;
         if (c) {
-                log_info("PF %s: %s; it now matches [pf \"%s\"] (%s:%u)", SRIOV_ADDR_STR(pf), why, c->match,
-                         c->source_file, c->source_line);
-                sriovd_config_reconcile_pf(n->m, pf, why);
+                log_info("PF %s: its network interface is now %s and matches [pf \"%s\"] (%s:%u)", SRIOV_ADDR_STR(pf),
+                         ifname, c->match, c->source_file, c->source_line);
+                sriovd_config_reconcile_pf(n->m, pf, "its network interface was renamed");
         } else
-                log_notice("PF %s: %s; no configuration section matches it any more (nothing changed)",
-                           SRIOV_ADDR_STR(pf), why);
+                log_notice("PF %s: its network interface is now %s; no configuration section matches it any more "
+                           "(nothing changed)", SRIOV_ADDR_STR(pf), ifname);
 }
 
 /* ---- the route socket ---- */
@@ -192,8 +199,9 @@ static void handle_link_message(struct sriovd_netdev *n, const struct nlmsghdr *
                 log_info("%s: network interfaces now %s%s", SRIOV_ADDR_STR(&parent),
                          sriov_model_get(n->m->model, &parent)->netdevs ? sriov_model_get(n->m->model, &parent)->netdevs[0] : "none",
                          info.deleted ? " (one was removed)" : "");
-                if (sriov_addr_equal(&parent, &pf->addr))
-                        check_match(n, &pf->addr, "its network interface was renamed");
+                const struct sriov_device *pd = sriov_model_get(n->m->model, &pf->addr);
+                if (sriov_addr_equal(&parent, &pf->addr) && pd && pd->netdevs)
+                        check_match(n, &pf->addr, pd->netdevs[0]);
         }
         mark_dirty(n, &pf->addr);
 }
@@ -346,8 +354,8 @@ static void coalesce_cb(evutil_socket_t fd, short what, void *userdata) {
                 j->sysfs = n->m->sysfs;
                 j->pf = p->pf;
                 snprintf(j->ifname, sizeof(j->ifname), "%s", d->netdevs[0]);
-                if (!p->match[0])
-                        check_match(n, &p->pf, "");
+                /* Also after a PCI uevent: names read from sysfs are as current as rtnetlink's. */
+                check_match(n, &p->pf, j->ifname);
                 p->in_flight = true;
                 if (sriovd_workers_submit(n->m->workers, query_job_run, query_job_done, j) < 0) {
                         p->in_flight = false;
