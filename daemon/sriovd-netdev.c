@@ -494,19 +494,17 @@ static json_object *refused_json(const struct pf_net *p, unsigned vf) {
         return arr;
 }
 
-void sriovd_netdev_add_json(struct sriovd_netdev *n, const struct sriov_device *d, json_object *o) {
+json_object *sriovd_netdev_pf_json(struct sriovd_netdev *n, const struct sriov_device *d) {
         const struct pf_net *p;
         const struct sriov_pf_config *c;
-        json_object *sriov, *vfs, *net;
+        json_object *net, *vfs;
 
-        if (!n || !d || !o || d->role != SRIOV_ROLE_PF)
-                return;
-        p = d->netdevs ? pf_net_get(n, &d->addr, false) : NULL;
-        if (!d->netdevs) {
-                json_object_object_add(o, "network", NULL);
-                return;
-        }
+        if (!n || !d || d->role != SRIOV_ROLE_PF || !d->netdevs)
+                return NULL;
+        p = pf_net_get(n, &d->addr, false);
         net = json_object_new_object();
+        if (!net)
+                return NULL;
         /* The name from the model is current (renames are followed on the loop); the rest
          * is as of the last query. */
         json_object_object_add(net, "ifname", json_object_new_string(d->netdevs[0]));
@@ -515,14 +513,13 @@ void sriovd_netdev_add_json(struct sriovd_netdev *n, const struct sriov_device *
         json_object_object_add(net, "operstate", p && p->operstate[0] ? json_object_new_string(p->operstate) : NULL);
         json_object_object_add(net, "speed_mbps", p && p->speed >= 0 ? json_object_new_int64(p->speed) : NULL);
         json_object_object_add(net, "vf_settings_reported", json_object_new_boolean(p && p->have_link));
-        json_object_object_add(o, "network", net);
 
-        if (!json_object_object_get_ex(o, "sriov", &sriov) || !json_object_object_get_ex(sriov, "vfs", &vfs))
-                return;
         c = n->m->config ? sriovd_config_for(n->m, &d->addr) : NULL;
-        for (size_t i = 0; i < json_object_array_length(vfs) && i < d->pf.n_vfs; i++) {
-                json_object *vo = json_object_array_get_idx(vfs, i), *vn = json_object_new_object();
+        vfs = json_object_new_array_ext((int) d->pf.n_vfs);
+        for (size_t i = 0; vfs && i < d->pf.n_vfs; i++) {
+                json_object *vn = json_object_new_object();
                 unsigned vf = d->pf.vfs[i].index;
+                const struct sriov_device *vd = sriov_model_get(n->m->model, &d->pf.vfs[i].addr);
                 const struct sriov_vf_config *vc = c ? sriov_pf_config_vf(c, vf) : NULL;
                 const struct sriov_vf_net_state *st = p && p->have_link ? sriov_link_info_vf(&p->link, vf) : NULL;
                 unsigned mask = p && vf < p->n_drift ? p->drift[vf] : 0;
@@ -530,13 +527,17 @@ void sriovd_netdev_add_json(struct sriovd_netdev *n, const struct sriov_device *
 
                 if (vc)
                         sriovd_config_vf_attrs(vc, &want);
+                json_object_object_add(vn, "index", json_object_new_int64(vf));
+                json_object_object_add(vn, "netdev", vd && vd->netdevs ? json_object_new_string(vd->netdevs[0]) : NULL);
                 json_object_object_add(vn, "configured", sriov_vf_attrs_to_json(&want));
                 json_object_object_add(vn, "kernel", st ? sriov_vf_net_state_to_json(st) : NULL);
                 json_object_object_add(vn, "refused", p ? refused_json(p, vf) : json_object_new_array());
                 json_object_object_add(vn, "drift", json_object_new_boolean(mask != 0));
                 json_object_object_add(vn, "drifted", sriov_vf_attr_mask_to_json(mask));
-                json_object_object_add(vo, "network", vn);
+                json_object_array_add(vfs, vn);
         }
+        json_object_object_add(net, "vfs", vfs);
+        return net;
 }
 
 /* ---- [pf "IFNAME"] sections that name no PF's interface ---- */

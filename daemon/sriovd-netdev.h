@@ -48,8 +48,10 @@ void sriovd_netdev_apply_started(struct sriovd_netdev *n, const struct sriov_add
 void sriovd_netdev_note_applied(struct sriovd_netdev *n, const struct sriov_addr *pf, const struct sriov_nl_result *res,
                                 size_t n_res);
 
-/* Adds "network" to a PF's device object and to each entry of its sriov.vfs. */
-void sriovd_netdev_add_json(struct sriovd_netdev *n, const struct sriov_device *d, json_object *o);
+/* A PF's "network" member: its interface, and per VF (in the order of sriov.vfs) its
+ * interface and its settings configured, as the kernel reports them, refused and
+ * drifted. NULL (JSON null) for a PF without a network interface. */
+json_object *sriovd_netdev_pf_json(struct sriovd_netdev *n, const struct sriov_device *d);
 
 /* [pf "IFNAME"] sections that match no PF now: [{"match": "...", "message": "FILE:LINE: ..."}],
  * each also logged as a warning when log is true (start, reload). */

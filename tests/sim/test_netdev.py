@@ -72,9 +72,9 @@ class TestInterfaces(ConfigCase):
         names = [sim.device(a).netdev for a in sim.device(PFN).vfs]
         self.assertEqual([v['netdev'] for v in d['sriov']['vfs']], names)
         self.assertEqual([v['driver'] for v in d['sriov']['vfs']], ['igbvf', 'igbvf'])
-        v0 = d['sriov']['vfs'][0]['network']
-        self.assertEqual((v0['configured'], v0['kernel'], v0['refused'], v0['drift'], v0['drifted']),
-                         ({}, None, [], False, []), v0)
+        v0 = d['network']['vfs'][0]
+        self.assertEqual((v0['index'], v0['netdev'], v0['configured'], v0['kernel'], v0['refused'],
+                          v0['drift'], v0['drifted']), (0, names[0], {}, None, [], False, []), v0)
         self.assertEqual(self.device(sim.device(PFN).vfs[0])['netdevs'], [names[0]])
 
         # sriovctl status names them too.

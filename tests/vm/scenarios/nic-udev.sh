@@ -68,7 +68,7 @@ for i in 0 1; do
     else
         fail "VF $vf: sriovd got 'bind' $(( (done_ns / 1000 - seen_us) / 1000 )) ms before udev's rule finished"
     fi
-    n=$(uctl status "$NIC_PF" --json | jq -r ".device.sriov.vfs[$i].netdev")
+    n=$(uctl status "$NIC_PF" --json | jq -r ".device.network.vfs[$i].netdev")
     assert_eq "$(ls "$SYSFS_PCI/$vf/net" | head -n1)" "$n" "VF $i's interface in status is udev's name"
 done
 assert_eq "$PFIF" "$(uctl status "$NIC_PF" --json | jq -r .device.network.ifname)" "the PF's interface in status"

@@ -40,7 +40,7 @@ start_sriovd --config "$CONF" --log-level debug || { fail "sriovd did not start"
 pass "sriovd started"
 
 pfj() { ctl status "$NIC_PF" --json; }
-vfj() { pfj | jq -c ".device.sriov.vfs[$1]"; }
+vfj() { pfj | jq -c ".device.network.vfs[$1]"; }
 ipvf() { ip -j link show nicpf0 | jq -c ".[0].vfinfo_list[$1]"; }
 events_since() { ctl events --json | jq -c --argjson s "$1" '[.events[] | select(.seq > $s)]'; }
 last_seq() { ctl events --json | jq -r '.recorded'; }
@@ -77,20 +77,20 @@ assert_eq "100 3" "$(jq -r '.vlan_list[0] | "\(.vlan) \(.qos)"' <<<"$v0")" "kern
 assert_eq "false true" "$(jq -r '"\(.spoofchk) \(.trust)"' <<<"$v0")" "kernel: VF 0 spoof checking off, trust on"
 assert_eq 100 "$(jq -r .rate.max_tx <<<"$v0")" "kernel: VF 0 max_tx_rate"
 assert_eq 02:00:00:00:00:11 "$(ipvf 1 | jq -r .address)" "kernel: VF 1 MAC (applied although its link-state was refused)"
-wait_for -t 5 bash -c "[ \"\$($SRIOVCTL --socket $SRIOVD_SOCKET status $NIC_PF --json | jq -r '.device.sriov.vfs[0].network.kernel.mac')\" = 02:00:00:00:00:10 ]" &&
+wait_for -t 5 bash -c "[ \"\$($SRIOVCTL --socket $SRIOVD_SOCKET status $NIC_PF --json | jq -r '.device.network.vfs[0].kernel.mac')\" = 02:00:00:00:00:10 ]" &&
     pass "status: VF 0's kernel MAC" || fail "status VF 0: $(vfj 0)"
-k0=$(vfj 0 | jq -c .network.kernel)
+k0=$(vfj 0 | jq -c .kernel)
 assert_eq '{"id":100,"qos":3,"proto":"802.1Q"} false true 100' \
     "$(jq -c .vlan <<<"$k0") $(jq -r '"\(.spoofchk) \(.trust) \(.rate.max_tx_rate)"' <<<"$k0")" "status: VF 0's kernel VLAN, spoofchk, trust, rate"
-assert_eq false "$(vfj 0 | jq -r .network.drift)" "status: VF 0 not drifted"
-r1=$(vfj 1 | jq -r '[.network.refused[] | "\(.attribute):\(.error)"] | sort | join(" ")')
+assert_eq false "$(vfj 0 | jq -r .drift)" "status: VF 0 not drifted"
+r1=$(vfj 1 | jq -r '[.refused[] | "\(.attribute):\(.error)"] | sort | join(" ")')
 assert_eq "link-state:EOPNOTSUPP rate:EINVAL" "$r1" "status: VF 1's refused attributes by name"
-assert_eq false "$(vfj 1 | jq -r .network.drift)" "refused attributes are not drift"
+assert_eq false "$(vfj 1 | jq -r .drift)" "refused attributes are not drift"
 
 note "3. another netdev renamed: the PF is still matched"
 VF0_IF=$(vfj 0 | jq -r .netdev)
 ip link set "$VF0_IF" name vfnet0
-wait_for -t 3 bash -c "[ \"\$($SRIOVCTL --socket $SRIOVD_SOCKET status $NIC_PF --json | jq -r '.device.sriov.vfs[0].netdev')\" = vfnet0 ]" &&
+wait_for -t 3 bash -c "[ \"\$($SRIOVCTL --socket $SRIOVD_SOCKET status $NIC_PF --json | jq -r '.device.network.vfs[0].netdev')\" = vfnet0 ]" &&
     pass "status follows the VF's rename ($VF0_IF -> vfnet0)" || fail "VF 0 netdev: $(vfj 0 | jq -r .netdev)"
 assert_eq 0 "$(ctl config --json | jq '.unmatched | length')" "the section still matches"
 assert_eq nicpf0 "$(pfj | jq -r .device.network.ifname)" "the PF's interface"
@@ -99,7 +99,7 @@ note "4. drift: a MAC changed behind sriovd's back, reapply = no"
 s=$(last_seq)
 t0=$(date +%s%N)
 ip link set nicpf0 vf 0 mac 02:00:00:00:00:99
-drifted() { [ "$(vfj 0 | jq -r '.network.drifted | join(",")')" = mac ]; }
+drifted() { [ "$(vfj 0 | jq -r '.drifted | join(",")')" = mac ]; }
 if wait_for -t 5 drifted; then pass "status: VF 0 drifted [mac] after $(( ($(date +%s%N) - t0) / 1000000 )) ms"; else fail "no drift: $(vfj 0)"; fi
 has_event "$s" VF_SETTINGS_DRIFT "not changed" && pass "a VF_SETTINGS_DRIFT event (not changed)" || fail "events: $(events_since "$s")"
 sleep 1
@@ -110,7 +110,7 @@ write_conf yes ""
 ctl reload >/dev/null || fail "reload"
 wait_for -t 10 bash -c "[ \"\$(ip -j link show nicpf0 | jq -r '.[0].vfinfo_list[0].address')\" = 02:00:00:00:00:10 ]" &&
     pass "reload re-applied VF 0's MAC" || fail "VF 0: $(ipvf 0)"
-wait_for -t 5 bash -c "! $SRIOVCTL --socket $SRIOVD_SOCKET status $NIC_PF --json | jq -e '.device.sriov.vfs[0].network.drift' >/dev/null" ||
+wait_for -t 5 bash -c "! $SRIOVCTL --socket $SRIOVD_SOCKET status $NIC_PF --json | jq -e '.device.network.vfs[0].drift' >/dev/null" ||
     fail "still drifted"
 s=$(last_seq)
 t0=$(date +%s%N)
@@ -124,7 +124,7 @@ ip link set nicpf0 down
 write_conf yes "vf.2.max-tx-rate = 50"
 s=$(last_seq)
 ctl reload >/dev/null || fail "reload"
-wait_for -t 10 bash -c "$SRIOVCTL --socket $SRIOVD_SOCKET status $NIC_PF --json | jq -e '.device.sriov.vfs[2].network.refused[] | select(.attribute == \"rate\" and .error == \"EINVAL\")' >/dev/null" &&
+wait_for -t 10 bash -c "$SRIOVCTL --socket $SRIOVD_SOCKET status $NIC_PF --json | jq -e '.device.network.vfs[2].refused[] | select(.attribute == \"rate\" and .error == \"EINVAL\")' >/dev/null" &&
     pass "VF 2's rate refused with EINVAL while nicpf0 is down" || fail "VF 2: $(vfj 2)"
 assert_eq 02:00:00:00:00:10 "$(ipvf 0 | jq -r .address)" "VF 0's MAC stays"
 ip link set nicpf0 up
@@ -144,7 +144,7 @@ if wait_for -t 60 has_event "$s" SUCCESSFUL_RECOVERY; then pass "SUCCESSFUL_RECO
 sleep 1
 assert_eq 02:00:00:00:00:10 "$(ipvf 0 | jq -r .address)" "VF 0's MAC after recovery"
 assert_eq "true" "$(ipvf 0 | jq -r .trust)" "VF 0's trust after recovery"
-assert_eq false "$(vfj 0 | jq -r .network.drift)" "no drift after recovery"
+assert_eq false "$(vfj 0 | jq -r .drift)" "no drift after recovery"
 
 note "9. the same PF matched by address, then by vendor:device id"
 printf '[pf "%s"]\nnum-vfs = 1\nvf.0.mac = 02:00:00:00:00:20\n' "$NIC_PF" > "$CONF"
