@@ -12,6 +12,7 @@
 #include <sys/un.h>
 
 #include "sriov-json.h"
+#include "sriovd-netdev.h"
 #include "sriovd-api.h"
 #include "sriovd-log.h"
 #include "sriovd-manager.h"
@@ -262,6 +263,7 @@ static void text_tail(struct sriovd_textbuf *b, const struct sriov_device *d, vo
                 return;
         put_json(b, "recovery", sriovd_recovery_pf_json(api->manager->recovery, &d->addr));
         put_json(b, "operations", sriovd_ops_for_pf_json(api->manager->ops, &d->addr));
+        put_json(b, "network", sriovd_netdev_pf_json(api->manager->netdev, d));
 }
 
 static void device_text(struct sriovd_api *api, struct sriovd_textbuf *b, const struct sriov_device *d) {

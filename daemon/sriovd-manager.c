@@ -12,6 +12,7 @@
 #include "sriov-uevent.h"
 #include "sriovd-log.h"
 #include "sriovd-manager.h"
+#include "sriovd-netdev.h"
 #include "sriovd-operation.h"
 #include "sriovd-worker.h"
 #include "sriov-lock.h"
@@ -170,6 +171,8 @@ void sriovd_manager_handle_uevent(struct sriovd_manager *m, const char *action, 
                 event_add(m->drift_timer, &(struct timeval) { .tv_sec = 3 });
         if (m->recovery)
                 sriovd_recovery_on_uevent(m->recovery, action, addr);
+        if (m->netdev && !streq(action, "remove"))
+                sriovd_netdev_on_uevent(m->netdev, addr);
         if (m->ops)
                 sriovd_ops_on_uevent(m->ops, action, addr, error_event != NULL);
 }
@@ -397,6 +400,7 @@ struct sriovd_manager *sriovd_manager_free(struct sriovd_manager *m) {
         sriovd_ops_free(m->ops);
         sriovd_binds_free(m->binds);
         sriovd_recovery_free(m->recovery);
+        sriovd_netdev_free(m->netdev);
         if (m->drift_timer)
                 event_free(m->drift_timer);
         if (m->startup_timeout)
@@ -528,6 +532,10 @@ int sriovd_manager_run(struct sriovd_manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to set up driver binding");
 
+        r = sriovd_netdev_new(m, &m->netdev);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up network interface tracking");
+
         r = sriovd_api_new(m, m->options->socket_path, &m->api);
         if (r < 0)
                 return r;
@@ -547,8 +555,10 @@ int sriovd_manager_run(struct sriovd_manager *m) {
         /* The API answers already (status, progress); READY=1 waits for the configured
          * state, so that units ordered after sriovd.service find their VFs. */
         m->starting = true;
-        if (m->config)
+        if (m->config) {
+                json_object_put(sriovd_netdev_unmatched_json(m->netdev, true));
                 sriovd_config_reconcile_all(m, "start");
+        }
         /* Drift that exists already at start is checked once, not only after a uevent. */
         event_add(m->drift_timer, &(struct timeval) { .tv_sec = 3 });
         if (m->startup_pending > 0) {

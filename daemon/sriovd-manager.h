@@ -36,6 +36,7 @@ struct sriovd_manager {
         struct sriovd_binds *binds;
         struct sriovd_events *events;
         struct sriovd_recovery *recovery;
+        struct sriovd_netdev *netdev;           /* NICs: interfaces, VF settings, drift */
         struct sriov_config *config;            /* NULL: no file */
         struct event *drift_timer;
         bool starting;                          /* before READY=1 */

@@ -12,13 +12,16 @@ packages=(
     libcmocka-dev umockdev libumockdev-dev gir1.2-umockdev-1.0 python3-gi python3
     valgrind curl jq socat bash-completion groff-base man-db
     # vm tier: the Debian kernel is fetched with apt-get download by tests/vm/prepare.sh
-    qemu-system-x86 busybox-static cpio kmod nvme-cli pciutils systemd
+    qemu-system-x86 busybox-static cpio kmod nvme-cli pciutils systemd udev iproute2
 )
 
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+
+# QEMU 10 (igb, the SR-IOV NIC of the VM tier) comes from bookworm-backports.
+"$(dirname "$0")/setup-qemu.sh"
 
 if [ ${#missing[@]} -eq 0 ]; then
     echo "setup: all ${#packages[@]} packages present" >&2

@@ -231,6 +231,11 @@ class Device:
         return '<Device %s %s>' % (self.role, self.addr)
 
 
+# Drivers that register a network interface when they bind (net/ethN appears
+# before the bind uevent, as igb and igbvf do in the VM).
+NET_DRIVERS = frozenset({'igb', 'igbvf', 'ixgbe', 'ixgbevf', 'i40e', 'iavf', 'ice',
+                         'mlx5_core', 'bnxt_en'})
+
 DEFAULT_BEHAVIOUR = {
     'probe_fails': False,      # VFs get no driver (the NVMe case in the VM)
     'probe_fail_mode': 'silent',  # 'silent': no bind; 'unbind': bind, then unbind
@@ -306,6 +311,8 @@ class SimKernel:
         self.uevent_format = uevent_format
         self.uevent_send_timeout = uevent_send_timeout
         self.devices = {}
+        self._next_eth = 0
+        self._next_ifindex = 100000
         self.rejected_writes = []   # dicts: address, value, errno, name
         self.writes = []            # every write seen: (address, raw bytes)
         self.numvfs_rewrites_skipped = 0  # newer writes not clobbered (see _set_numvfs_file)
@@ -494,12 +501,53 @@ class SimKernel:
         self._symlink(dev.devpath, 'driver', dpath)
         dev.driver = drv
         self._refresh_uevent_file(dev)
+        # A network driver registers its interface in probe, before the bind
+        # uevent (seen with igb/igbvf in the VM).
+        if drv in NET_DRIVERS:
+            self._add_netdev(dev)
         if event:
             self._send_uevent(dev, 'bind')
+
+    def _add_netdev(self, dev, name=None):
+        """net/NAME with the attributes sriovd reads.  Names follow the
+        kernel's ethN; the ifindex is far above any real one of the host, so
+        that a netlink query of it finds nothing (netlink cannot be
+        simulated; the VM tier covers it)."""
+        if name is None:
+            name = getattr(dev, 'netdev_name', None) or 'eth%d' % self._next_eth
+            self._next_eth += 1
+        dev.netdev = name
+        d = self._p(dev.devpath, 'net', name)
+        os.makedirs(d, exist_ok=True)
+        self._next_ifindex += 1
+        mac = '52:54:00:%02x:%02x:%02x' % (self._next_ifindex >> 16 & 0xff,
+                                           self._next_ifindex >> 8 & 0xff,
+                                           self._next_ifindex & 0xff)
+        for attr, value in (('address', mac), ('operstate', 'up'), ('speed', '1000'),
+                            ('ifindex', str(self._next_ifindex))):
+            self._write(os.path.join(d, attr), value + '\n')
+
+    def _remove_netdev(self, dev):
+        name = getattr(dev, 'netdev', None)
+        if name:
+            shutil.rmtree(self._p(dev.devpath, 'net'), ignore_errors=True)
+            dev.netdev = None
+
+    def rename_netdev(self, addr, new_name):
+        """ip link set NAME name NEW: the folder is renamed (no uevent on the
+        PCI device; the kernel announces it on rtnetlink only)."""
+        dev = self.devices[addr]
+        os.rename(self._p(dev.devpath, 'net', dev.netdev), self._p(dev.devpath, 'net', new_name))
+        dev.netdev = new_name
+
+    def set_netdev_attr(self, addr, name, value):
+        dev = self.devices[addr]
+        self._write(self._p(dev.devpath, 'net', dev.netdev, name), value)
 
     def _unbind(self, dev, event=True):
         if not dev.driver:
             return
+        self._remove_netdev(dev)
         for p in (self._p('/sys/bus/pci/drivers', dev.driver, dev.addr),
                   self._p(dev.devpath, 'driver')):
             try:
