@@ -37,9 +37,9 @@ san_setup() {   # dir, sanitizer
     meson compile -C "$1"
 }
 san_setup build-asan address,undefined
-meson test -C build-asan --print-errorlogs --num-processes 2 --suite unit --suite sim
+SRIOVD_SANITIZER=address,undefined meson test -C build-asan --print-errorlogs --num-processes 2 --suite unit --suite sim
 
 # TSan: the sim tests whose daemon runs worker threads under load (hung writes, lock
 # files, concurrent clients, recovery jobs, kill -9 mid-write).
 san_setup build-tsan thread
-meson test -C build-tsan --print-errorlogs --num-processes 2 test_enable test_faults
+SRIOVD_SANITIZER=thread meson test -C build-tsan --print-errorlogs --num-processes 2 test_enable test_faults
