@@ -14,6 +14,8 @@
 #include "sriovd-manager.h"
 #include "sriovd-netdev.h"
 #include "sriovd-operation.h"
+#include "sriovd-recovery-journal.h"
+#include "sriovd-resync.h"
 #include "sriovd-worker.h"
 #include "sriov-lock.h"
 
@@ -334,6 +336,13 @@ static void on_uevent(const char *action, const struct sriov_addr *addr, struct 
         sriovd_manager_handle_uevent(userdata, action, addr, dev);
 }
 
+static void on_uevent_overflow(void *userdata) {
+        struct sriovd_manager *m = userdata;
+
+        if (m->resync)
+                sriovd_resync_request(m->resync, "The kernel dropped uevents (ENOBUFS)");
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *userdata) {
         struct sriovd_manager *m = userdata;
 
@@ -412,6 +421,7 @@ struct sriovd_manager *sriovd_manager_free(struct sriovd_manager *m) {
         sriovd_workers_free(m->workers);
         sriov_lock_manager_free(m->locks);
         free(m->desired);
+        sriovd_resync_free(m->resync);
         sriovd_monitor_free(m->monitor);
         if (m->sig_term)
                 event_free(m->sig_term);
@@ -492,6 +502,10 @@ int sriovd_manager_run(struct sriovd_manager *m) {
         r = sriovd_monitor_new(m->base, m->options->uevent_source, on_uevent, m, &m->monitor);
         if (r < 0)
                 return r;
+        r = sriovd_resync_new(m, &m->resync);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up resynchronisation");
+        sriovd_monitor_set_overflow_cb(m->monitor, on_uevent_overflow, m);
 
         r = sriov_model_scan(m->model);
         if (r < 0)
@@ -555,6 +569,8 @@ int sriovd_manager_run(struct sriovd_manager *m) {
         /* The API answers already (status, progress); READY=1 waits for the configured
          * state, so that units ordered after sriovd.service find their VFs. */
         m->starting = true;
+        /* Before the configuration: a PF that a crash left off the bus comes back first. */
+        (void) sriovd_recovery_journal_resume(m);
         if (m->config) {
                 json_object_put(sriovd_netdev_unmatched_json(m->netdev, true));
                 sriovd_config_reconcile_all(m, "start");

@@ -31,6 +31,7 @@ struct sriovd_manager {
         struct sriov_names *names;
         struct sriov_model *model;
         struct sriovd_monitor *monitor;
+        struct sriovd_resync *resync;           /* after lost uevents */
         struct sriovd_api *api;
         struct sriovd_ops *ops;
         struct sriovd_binds *binds;

@@ -136,12 +136,20 @@ int sriov_aer_parse(const char *text, struct sriov_aer_counters *ret) {
                 if (r < 0)
                         return r;
 
+                /* The kernel prints each name once. A repeated one would make every
+                 * later reading look like growth (the first of a name is the one
+                 * looked up), so it is as malformed as a line without a count. */
                 if (strneq(line, "TOTAL_ERR_", 10)) {
+                        if (c.has_total)
+                                return -EBADMSG;
                         c.has_total = true;
                         c.total = count;
                 } else {
                         if (c.n_counters >= SRIOV_AER_COUNTERS_MAX)
                                 return -E2BIG;
+                        for (size_t i = 0; i < c.n_counters; i++)
+                                if (strlen(counters[i].name) == name_len && memcmp(counters[i].name, line, name_len) == 0)
+                                        return -EBADMSG;
                         counters[c.n_counters].name = aer_name_intern(line, name_len);
                         if (!counters[c.n_counters].name)
                                 return -ENOMEM;

@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
     # build
     gcc meson ninja-build pkg-config
+    # sanitizer tier and libFuzzer targets (tests/fuzz/)
+    clang libclang-rt-14-dev
     libpci-dev libudev-dev libsystemd-dev libevent-dev libjson-c-dev libinih-dev
     libnl-3-dev libnl-route-3-dev
     # unit and sim tiers
