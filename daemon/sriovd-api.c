@@ -13,6 +13,7 @@
 
 #include "sriov-json.h"
 #include "sriovd-api.h"
+#include "sriovd-conn.h"
 #include "sriovd-log.h"
 #include "sriovd-manager.h"
 #include "sriovd-operation.h"
@@ -34,6 +35,7 @@ struct sriovd_api {
         char *socket_path;
         gid_t admin_gid;
         bool have_admin_gid;
+        struct sriovd_conns *conns;
 };
 
 /* A request's path, split and percent-decoded. */
@@ -76,6 +78,7 @@ void sriovd_api_reply_json(struct evhttp_request *req, int status, json_object *
                 json_object_put(body);
                 return;
         }
+        sriovd_conns_release(req);      /* no longer waiting: the short timeout again */
         buf = evbuffer_new();
 
         text = body ? json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
@@ -167,30 +170,69 @@ static int peer_credentials(struct evhttp_request *req, struct ucred *ret) {
         return 0;
 }
 
+int sriovd_api_peer_uid(struct evhttp_request *req, uid_t *ret) {
+        struct ucred cred;
+        int r = peer_credentials(req, &cred);
+
+        if (r < 0)
+                return r;
+        *ret = cred.uid;
+        return 0;
+}
+
+/* The peer's supplementary groups (SO_PEERGROUPS, Linux 4.13); the kernel says how much
+ * room they need (ERANGE), so a user in many groups is not cut off at a fixed size. */
+static bool peer_in_group(int fd, gid_t gid) {
+        _cleanup_free_ gid_t *groups = NULL;
+        socklen_t len = 64 * sizeof(gid_t);
+
+        for (unsigned tries = 0; tries < 4; tries++) {
+                free(groups);
+                groups = malloc(len ?: sizeof(gid_t));
+                if (!groups)
+                        return false;
+                if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0) {
+                        for (size_t i = 0; i < len / sizeof(gid_t); i++)
+                                if (groups[i] == gid)
+                                        return true;
+                        return false;
+                }
+                if (errno != ERANGE)
+                        return false;
+        }
+        return false;
+}
+
 /* Root, the daemon's own user, and members of the admin group may change state;
  * everyone who can reach the socket may read. */
-static bool api_peer_may_write(struct sriovd_api *api, struct evhttp_request *req) {
+static bool creds_privileged(struct sriovd_api *api, uid_t uid, gid_t gid, int fd) {
+        if (uid == 0 || uid == geteuid())
+                return true;
+        if (!api || !api->have_admin_gid)
+                return false;
+        return gid == api->admin_gid || peer_in_group(fd, api->admin_gid);
+}
+
+static bool conn_privileged(uid_t uid, gid_t gid, int fd, void *userdata) {
+        return creds_privileged(userdata, uid, gid, fd);
+}
+
+bool sriovd_api_peer_privileged(struct sriovd_api *api, struct evhttp_request *req) {
         struct ucred cred;
 
         if (peer_credentials(req, &cred) < 0)
                 return false;
         if (cred.uid == 0 || cred.uid == geteuid())
                 return true;
-        if (!api->have_admin_gid)
+        if (!api || !api->have_admin_gid)
                 return false;
         if (cred.gid == api->admin_gid)
                 return true;
-        /* Supplementary groups too (SO_PEERGROUPS, Linux 4.13): admins are usually members
-         * of the group, not users whose primary group it is. */
-        gid_t groups[256];
-        socklen_t len = sizeof(groups);
+        /* Supplementary groups too: admins are usually members of the group, not users
+         * whose primary group it is. */
         struct evhttp_connection *conn = evhttp_request_get_connection(req);
         struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
-        if (bev && getsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0)
-                for (size_t i = 0; i < len / sizeof(gid_t); i++)
-                        if (groups[i] == api->admin_gid)
-                                return true;
-        return false;
+        return bev && peer_in_group(bufferevent_getfd(bev), api->admin_gid);
 }
 
 /* A device as the model has it, plus what only the daemon knows: the desired VF count,
@@ -470,8 +512,9 @@ static void handle_events(struct sriovd_api *api, struct evhttp_request *req, co
                                 if (parse_u64_param(kv->value, UINT64_MAX - 1, &since) < 0)
                                         bad = "since must be an event sequence number";
                         } else if (streq(kv->key, "limit")) {
-                                if (parse_u64_param(kv->value, 1000000, &limit) < 0)
-                                        bad = "limit must be a whole number up to 1000000";
+                                /* 0 would mean "no limit" further down: not for clients. */
+                                if (parse_u64_param(kv->value, 1000000, &limit) < 0 || limit == 0)
+                                        bad = "limit must be a whole number from 1 to 1000000";
                         } else if (streq(kv->key, "follow")) {
                                 if (streq(kv->value, "1") || streq(kv->value, "true"))
                                         follow = true;
@@ -488,6 +531,10 @@ static void handle_events(struct sriovd_api *api, struct evhttp_request *req, co
                 evhttp_clear_headers(&params);
         }
         if (follow) {
+                /* A stream that may stay quiet for long: not an idle connection. */
+                struct evhttp_connection *conn = evhttp_request_get_connection(req);
+                if (conn)
+                        evhttp_connection_set_timeout(conn, SRIOVD_CONN_HELD_SEC);
                 int r = sriovd_events_follow(api->manager->events, req, have_device ? &device : NULL, since);
                 if (r < 0)
                         sriovd_api_reply_error(req, 503, "Too many followers");
@@ -667,7 +714,7 @@ static void api_dispatch(struct evhttp_request *req, void *userdata) {
                 if (!match)
                         continue;
                 if (r->writes && evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
-                    !api_peer_may_write(api, req)) {
+                    !sriovd_api_peer_privileged(api, req)) {
                         sriovd_api_reply_error(req, 403, "Changing state needs root or the admin group; this caller may only read");
                         return;
                 }
@@ -777,19 +824,23 @@ int sriovd_api_new(struct sriovd_manager *m, const char *socket_path, struct sri
 
         evhttp_set_max_body_size(api->http, API_MAX_BODY);
         evhttp_set_max_headers_size(api->http, API_MAX_HEADERS);
-        /* Waiting clients hold their request until an operation settles (minutes for many
-         * VFs); the socket is local, so a long timeout costs little. */
-        evhttp_set_timeout(api->http, SRIOV_TIMEOUT_MS_MAX / 1000);
         /* Accept every method so that the router answers 405 with an Allow header
          * instead of evhttp's bare default. */
         evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
                                               EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
         evhttp_set_gencb(api->http, api_dispatch, api);
-        if (evhttp_accept_socket(api->http, fd) < 0) {
+        struct evhttp_bound_socket *bound = evhttp_accept_socket_with_handle(api->http, fd);
+        if (!bound) {
                 sriovd_api_free(api);
                 return log_error_errno(EIO, "Cannot accept connections on %s", socket_path);
         }
         TAKE_FD(fd);    /* evhttp's listener owns and closes it now */
+        /* Caps per peer, short idle timeouts, a listener that backs off on EMFILE. */
+        r = sriovd_conns_new(m->base, api->http, bound, conn_privileged, api, &api->conns);
+        if (r < 0) {
+                sriovd_api_free(api);
+                return log_error_errno(r, "Cannot set up connection accounting");
+        }
 
         *ret = api;
         return 0;
@@ -798,6 +849,7 @@ int sriovd_api_new(struct sriovd_manager *m, const char *socket_path, struct sri
 struct sriovd_api *sriovd_api_free(struct sriovd_api *api) {
         if (!api)
                 return NULL;
+        api->conns = sriovd_conns_free(api->conns);
         if (api->http)
                 evhttp_free(api->http);
         if (api->socket_path) {

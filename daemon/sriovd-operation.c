@@ -7,6 +7,7 @@
 #include "sriov-flock.h"
 #include "sriov-lock.h"
 #include "sriovd-api.h"
+#include "sriovd-conn.h"
 #include "sriovd-bind.h"
 #include "sriovd-config.h"
 #include "sriovd-recovery.h"
@@ -18,6 +19,9 @@
 /* Finished operations kept for GET /v1/operations/{id}. */
 #define OPS_KEEP_FINISHED 64
 #define OP_MAX_WAITERS 32
+/* Requests one user may keep waiting (?wait=1, POST with wait) over all operations:
+ * anyone may wait, so nobody may take every slot. Root and admins are not counted. */
+#define OP_MAX_WAITERS_PER_UID 8
 
 typedef enum op_state {
         OP_QUEUED,              /* waiting for the ordering lock */
@@ -104,6 +108,7 @@ struct sriovd_op {
         struct sriov_addr parked[16];   /* idle VFs handed to vfio-pci afterwards (park policy) */
         size_t n_waiters;
         struct evhttp_request *waiters[OP_MAX_WAITERS];
+        uid_t waiter_uids[OP_MAX_WAITERS];
         bool reply_with_report;         /* POST with wait: the report itself is the reply */
 
         struct sriovd_op *next;
@@ -115,6 +120,10 @@ struct sriovd_ops {
         sriov_lock_manager *locks;              /* the manager's */
         struct sriovd_op *list;         /* newest first */
         uint64_t next_id;
+        /* Finished operations are trimmed from here, never from inside a callback: the
+         * operation being finished, or the next one a loop over the list visits, must
+         * stay valid until the callback returns. */
+        struct event *trim;
 };
 
 static uint64_t now_usec(void) {
@@ -218,24 +227,49 @@ static json_object *op_to_json(const struct sriovd_op *op) {
 
 static void on_waiter_closed(struct evhttp_connection *conn, void *userdata) {
         struct sriovd_op *op = userdata;
+        size_t kept = 0;
 
-        /* evhttp frees requests of a closed connection: forget them. */
-        for (size_t i = 0; i < op->n_waiters; i++)
-                if (op->waiters[i] && evhttp_request_get_connection(op->waiters[i]) == conn)
-                        op->waiters[i] = NULL;
+        /* evhttp frees requests of a closed connection: forget them, and give their slots
+         * back. */
+        for (size_t i = 0; i < op->n_waiters; i++) {
+                if (!op->waiters[i] || evhttp_request_get_connection(op->waiters[i]) == conn)
+                        continue;
+                op->waiters[kept] = op->waiters[i];
+                op->waiter_uids[kept] = op->waiter_uids[i];
+                kept++;
+        }
+        op->n_waiters = kept;
+}
+
+static size_t ops_waiters_of_uid(const struct sriovd_ops *ops, uid_t uid) {
+        size_t n = 0;
+
+        for (const struct sriovd_op *op = ops->list; op; op = op->next)
+                for (size_t i = 0; i < op->n_waiters; i++)
+                        n += op->waiters[i] && op->waiter_uids[i] == uid;
+        return n;
 }
 
 static int op_add_waiter(struct sriovd_op *op, struct evhttp_request *req) {
         struct evhttp_connection *conn;
+        uid_t uid = 0;
 
         if (!req)
                 return 0;
         conn = evhttp_request_get_connection(req);
         if (op->n_waiters >= OP_MAX_WAITERS)
                 return -EBUSY;
+        if (sriovd_api_peer_uid(req, &uid) < 0)
+                return -ENOTCONN;
+        if (!sriovd_api_peer_privileged(op->ops->manager->api, req) &&
+            ops_waiters_of_uid(op->ops, uid) >= OP_MAX_WAITERS_PER_UID)
+                return -EUSERS;
+        op->waiter_uids[op->n_waiters] = uid;
         op->waiters[op->n_waiters++] = req;
         if (conn)
                 evhttp_connection_set_closecb(conn, on_waiter_closed, op);
+        /* Long timeout, and told when the client goes away (then on_waiter_closed). */
+        sriovd_conns_hold(req);
         return 0;
 }
 
@@ -692,18 +726,32 @@ static void op_free(struct sriovd_op *op) {
         free(op);
 }
 
+/* Keeps the OPS_KEEP_FINISHED most recently finished operations (by when they finished,
+ * not when they were created: a slow operation that ends after many newer ones is the
+ * one a client asks about next) and those a client still waits for. */
 static void ops_trim(struct sriovd_ops *ops) {
-        size_t done = 0;
+        for (;;) {
+                struct sriovd_op **oldest = NULL;
+                size_t done = 0;
 
-        for (struct sriovd_op **p = &ops->list; *p;) {
-                struct sriovd_op *op = *p;
-                if (op->state == OP_DONE && ++done > OPS_KEEP_FINISHED && op->n_waiters == 0) {
-                        *p = op->next;
-                        op_free(op);
-                        continue;
+                for (struct sriovd_op **p = &ops->list; *p; p = &(*p)->next) {
+                        struct sriovd_op *op = *p;
+                        if (op->state != OP_DONE)
+                                continue;
+                        done++;
+                        if (op->n_waiters == 0 && (!oldest || op->finished_usec < (*oldest)->finished_usec))
+                                oldest = p;
                 }
-                p = &op->next;
+                if (done <= OPS_KEEP_FINISHED || !oldest)
+                        return;
+                struct sriovd_op *dead = *oldest;
+                *oldest = dead->next;
+                op_free(dead);
         }
+}
+
+static void on_trim(evutil_socket_t fd, short what, void *userdata) {
+        ops_trim(userdata);
 }
 
 /* Submits a vfio-pci bind for every VF of pf without a driver; returns how many. */
@@ -783,8 +831,9 @@ static void op_finish(struct sriovd_op *op) {
                 sriovd_manager_operation_result(op->ops->manager, &op->pf, op->report.outcome == SRIOV_OUTCOME_COMPLETE,
                                                 op->report.rolled_back && op->report.rollback_error == 0, op->previous);
         op_startup_done(op);
-        ops_trim(op->ops);
         sriovd_manager_status_changed(op->ops->manager);
+        /* Not now: our callers, and loops over the list, still use op. */
+        event_active(op->ops->trim, EV_TIMEOUT, 1);
 }
 
 static void op_submit_lock(struct sriovd_op *op) {
@@ -865,9 +914,9 @@ int sriovd_ops_submit(struct sriovd_ops *ops, const struct sriov_addr *pf_addr,
         bool deferred = sriovd_manager_hierarchy_recovering(ops->manager, &op->hierarchy);
         if (deferred)
                 op->state = OP_DEFERRED;
-        if (request->wait)
-                (void) op_add_waiter(op, req);
-        else
+        if (!request->wait || op_add_waiter(op, req) < 0)
+                /* Every wait slot taken: the client gets the operation to poll instead of
+                 * a request nobody would ever answer. */
                 sriovd_api_reply_json(req, 202, op_to_json(op));
 
         log_info("PF %s: operation %" PRIu64 " queued: %u VFs, %s", SRIOV_ADDR_STR(pf_addr), op->id, request->num_vfs,
@@ -956,6 +1005,11 @@ int sriovd_ops_new(struct sriovd_manager *m, struct sriovd_ops **ret) {
         ops->manager = m;
         ops->workers = m->workers;
         ops->locks = m->locks;
+        ops->trim = event_new(m->base, -1, 0, on_trim, ops);
+        if (!ops->trim) {
+                free(ops);
+                return -ENOMEM;
+        }
         *ret = ops;
         return 0;
 }
@@ -970,6 +1024,7 @@ struct sriovd_ops *sriovd_ops_free(struct sriovd_ops *ops) {
                 op->n_waiters = 0;
                 op_free(op);
         }
+        event_free(ops->trim);
         free(ops);
         return NULL;
 }
@@ -988,7 +1043,11 @@ void sriovd_ops_reply_one(struct sriovd_ops *ops, uint64_t id, bool wait, struct
                 if (op->id != id)
                         continue;
                 if (wait && op->state != OP_DONE && !op->replied_hung) {
-                        if (op_add_waiter(op, req) < 0)
+                        int r = op_add_waiter(op, req);
+                        if (r == -EUSERS)
+                                sriovd_api_reply_error(req, 503, "This user already has %d requests waiting; "
+                                                       "close one or poll without wait=1", OP_MAX_WAITERS_PER_UID);
+                        else if (r < 0)
                                 sriovd_api_reply_error(req, 503, "Too many clients wait for operation %" PRIu64, id);
                         return;
                 }
