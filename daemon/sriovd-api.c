@@ -3,6 +3,7 @@
 #include <event2/bufferevent.h>
 #include <event2/keyvalq_struct.h>
 #include <grp.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,8 @@
 #include "sriov-json.h"
 #include "sriovd-api.h"
 #include "sriovd-conn.h"
+#include "sriovd-lockfiles.h"
+#include "sriov-flock.h"
 #include "sriovd-log.h"
 #include "sriovd-manager.h"
 #include "sriovd-operation.h"
@@ -753,6 +756,8 @@ static int mkdir_parents(const char *path) {
         return 0;
 }
 
+static void api_prepare_lock_dir(struct sriovd_api *api);
+
 void sriovd_api_set_admin_group(struct sriovd_api *api, const char *group) {
         struct group *g;
         unsigned long gid;
@@ -761,8 +766,10 @@ void sriovd_api_set_admin_group(struct sriovd_api *api, const char *group) {
         if (!api)
                 return;
         api->have_admin_gid = false;
-        if (!group)
+        if (!group) {
+                api_prepare_lock_dir(api);
                 return;
+        }
         g = getgrnam(group);
         gid = strtoul(group, &end, 10);
         if (g) {
@@ -773,6 +780,22 @@ void sriovd_api_set_admin_group(struct sriovd_api *api, const char *group) {
                 api->have_admin_gid = true;
         } else
                 log_warning("Admin group '%s' does not exist; only root and sriovd's own user may change state", group);
+        api_prepare_lock_dir(api);
+}
+
+/* Lock files: root and the admin group only (anyone who can open one can hold it). */
+static void api_prepare_lock_dir(struct sriovd_api *api) {
+        char dir[PATH_MAX];
+        int r;
+
+        if (!api->manager->options->runtime_dir)
+                return;
+        snprintf(dir, sizeof(dir), "%s/locks", api->manager->options->runtime_dir);
+        r = sriov_flock_dir_prepare(dir, api->have_admin_gid ? api->admin_gid : (gid_t) -1);
+        if (r < 0)
+                log_warning_errno(r, "Cannot prepare the lock directory %s", dir);
+        else if (api->manager->model)
+                sriovd_lock_files_create(api->manager, NULL);
 }
 
 int sriovd_api_new(struct sriovd_manager *m, const char *socket_path, struct sriovd_api **ret) {

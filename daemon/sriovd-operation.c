@@ -16,6 +16,11 @@
 #include "sriovd-operation.h"
 #include "sriovd-worker.h"
 
+/* How long an operation waits for lock files another process holds (sriovctl lock, a
+ * script) when the request names no timeout: a lock file must not stop every change
+ * of a PF for ever, drift repair and configuration included. */
+#define OP_LOCK_FILE_WAIT_MS_DEFAULT 60000
+
 /* Finished operations kept for GET /v1/operations/{id}. */
 #define OPS_KEEP_FINISHED 64
 #define OP_MAX_WAITERS 32
@@ -25,7 +30,8 @@
 
 typedef enum op_state {
         OP_QUEUED,              /* waiting for the ordering lock */
-        OP_LOCKING,             /* waiting for other processes' file locks */
+        OP_LOCKING,             /* trying other processes' file locks */
+        OP_LOCKFILE_WAIT,       /* a lock file is held: waiting for it, without in-process locks */
         OP_DEFERRED,            /* the kernel is recovering the hierarchy */
         OP_WRITING,             /* a sriov_numvfs write is in the kernel */
         OP_SETTLING,            /* waiting for uevents */
@@ -36,6 +42,7 @@ typedef enum op_state {
 static const char *const op_state_names[_OP_STATE_MAX] = {
         [OP_QUEUED] = "queued",
         [OP_LOCKING] = "locking",
+        [OP_LOCKFILE_WAIT] = "waiting-for-lock-file",
         [OP_DEFERRED] = "waiting-for-recovery",
         [OP_WRITING] = "writing",
         [OP_SETTLING] = "settling",
@@ -70,6 +77,10 @@ struct sriovd_op {
         sriov_flock *flock_pending;     /* set by the worker, taken on the loop thread */
         int flock_error;
         char lock_dir[256];
+        uint64_t lockfile_deadline_usec;        /* set by the first wait for a lock file */
+        int lockfile_wait_ms;                   /* this wait's budget, for the worker */
+        pid_t lock_holder;                      /* 0: not known (/proc/locks hidden) */
+        char lock_holder_file[128];
 
         unsigned previous;              /* VF count when the operation began */
         bool autoprobe;
@@ -176,7 +187,20 @@ static json_object *op_to_json(const struct sriovd_op *op) {
                                        json_object_new_string("the kernel is recovering this hierarchy from a PCIe error"));
         else if (op->state == OP_LOCKING)
                 json_object_object_add(o, "waiting_for",
-                                       json_object_new_string("a lock file held by another process (sriovctl lock)"));
+                                       json_object_new_string("the lock files of other processes (sriovctl lock)"));
+        else if (op->state == OP_LOCKFILE_WAIT) {
+                char why[256];
+                uint64_t left = op->lockfile_deadline_usec > now ? (op->lockfile_deadline_usec - now) / 1000 : 0;
+                if (op->lock_holder > 0)
+                        snprintf(why, sizeof(why), "lock file %s, held by process %d (sriovctl lock or a script); "
+                                 "giving up in %" PRIu64 " ms", op->lock_holder_file, (int) op->lock_holder, left);
+                else
+                        snprintf(why, sizeof(why), "a lock file held by another process (sriovctl lock or a script); "
+                                 "giving up in %" PRIu64 " ms", left);
+                json_object_object_add(o, "waiting_for", json_object_new_string(why));
+                if (op->lock_holder > 0)
+                        json_object_object_add(o, "lock_holder_pid", json_object_new_int(op->lock_holder));
+        }
         if (op->write_in_flight) {
                 json_object *w = json_object_new_object();
                 json_object_object_add(w, "value", json_object_new_int64(op->write_value));
@@ -671,30 +695,118 @@ static void op_begin(struct sriovd_op *op) {
                 op_write(op, op->request.num_vfs, PHASE_APPLY);
 }
 
-/* Worker thread: flock() in hierarchy → PF order may wait for a script holding them. */
-static int flock_job_run(void *userdata) {
-        struct sriovd_op *op = userdata;
-        struct sriov_flock_spec spec = {
+static struct sriov_flock_spec op_flock_spec(const struct sriovd_op *op) {
+        return (struct sriov_flock_spec) {
                 .hierarchy = op->hierarchy,
                 .hierarchy_mode = SRIOV_LOCK_SHARED,
                 .pf = &op->pf,
                 .pf_mode = SRIOV_LOCK_EXCLUSIVE,
         };
-        int timeout = op->request.timeout_ms ? (int) op->request.timeout_ms : -1;
+}
 
-        return sriov_flock_acquire(op->lock_dir, &spec, timeout, &op->flock_pending);
+/* Worker thread, with the in-process locks held: the lock files, without waiting. */
+static int flock_job_run(void *userdata) {
+        struct sriovd_op *op = userdata;
+        struct sriov_flock_spec spec = op_flock_spec(op);
+
+        return sriov_flock_acquire(op->lock_dir, &spec, 0, &op->flock_pending);
+}
+
+/* Worker thread, with no in-process lock held: waits for the lock files, up to the
+ * operation's budget. */
+static int lockfile_wait_run(void *userdata) {
+        struct sriovd_op *op = userdata;
+        struct sriov_flock_spec spec = op_flock_spec(op);
+
+        return sriov_flock_acquire(op->lock_dir, &spec, op->lockfile_wait_ms, &op->flock_pending);
+}
+
+static void op_lockfile_failed(struct sriovd_op *op, int error) {
+        char msg[384];
+
+        log_warning("PF %s: operation %" PRIu64 " cannot take the lock files in %s: %s", SRIOV_ADDR_STR(&op->pf),
+                    op->id, op->lock_dir, error == -ETIMEDOUT ? "held by another process for too long" : strerror(-error));
+        op->write_error = error == -ETIMEDOUT ? EBUSY : -error;
+        op->failed_write_value = op->request.num_vfs;
+        (void) op_build_report(op, op->request.num_vfs);
+        if (op->have_report) {
+                if (op->lock_holder > 0)
+                        snprintf(msg, sizeof(msg), "not changed: lock file %s is held by process %d (sriovctl lock or a "
+                                 "script); gave up waiting for it", op->lock_holder_file, (int) op->lock_holder);
+                else
+                        snprintf(msg, sizeof(msg), "not changed: a lock file in %s is held by another process "
+                                 "(sriovctl lock or a script)%s", op->lock_dir,
+                                 error == -ETIMEDOUT ? "; gave up waiting for it" : "");
+                char *m = strdup(msg);
+                if (m) {
+                        free(op->report.message);
+                        op->report.message = m;
+                }
+        }
+        op_finish(op);
+}
+
+static void lockfile_wait_done(int result, void *userdata) {
+        struct sriovd_op *op = userdata;
+
+        if (result < 0) {
+                op_lockfile_failed(op, result);
+                return;
+        }
+        /* The files first, now the in-process locks: nobody of ours waits on a file while
+         * holding those (they only try), so holding files here cannot deadlock. */
+        op->flock = TAKE_PTR(op->flock_pending);
+        log_info("PF %s: operation %" PRIu64 " has the lock files", SRIOV_ADDR_STR(&op->pf), op->id);
+        op_submit_lock(op);
+}
+
+/* A lock file is held by another process. Waiting for it with the in-process locks held
+ * would stop everything else of ours on this PF and hierarchy (binds, recovery) behind
+ * someone else's script: give them back, wait off the loop, then queue again. */
+static void op_wait_for_lock_files(struct sriovd_op *op) {
+        struct sriov_flock_spec spec = op_flock_spec(op);
+        _cleanup_free_ char *file = NULL;
+        uint64_t now = now_usec();
+        pid_t holder = 0;
+        int r;
+
+        if (op->lockfile_deadline_usec == 0)
+                op->lockfile_deadline_usec = now + (op->request.timeout_ms ?: OP_LOCK_FILE_WAIT_MS_DEFAULT) * 1000;
+        if (now >= op->lockfile_deadline_usec) {
+                op_lockfile_failed(op, -ETIMEDOUT);
+                return;
+        }
+        op->lock = sriov_lock_request_free(op->lock);
+        op->lock_submitted = false;
+        op->state = OP_LOCKFILE_WAIT;
+        if (sriov_flock_find_holder(op->lock_dir, &spec, &holder, &file) >= 0) {
+                op->lock_holder = holder;
+                snprintf(op->lock_holder_file, sizeof(op->lock_holder_file), "%s", file);
+        } else
+                op->lock_holder = 0;
+        op->lockfile_wait_ms = (int) ((op->lockfile_deadline_usec - now + 999) / 1000);
+        if (op->lock_holder > 0)
+                log_notice("PF %s: operation %" PRIu64 " waits up to %d ms for lock file %s, held by process %d",
+                           SRIOV_ADDR_STR(&op->pf), op->id, op->lockfile_wait_ms, op->lock_holder_file,
+                           (int) op->lock_holder);
+        else
+                log_notice("PF %s: operation %" PRIu64 " waits up to %d ms for a lock file held by another process",
+                           SRIOV_ADDR_STR(&op->pf), op->id, op->lockfile_wait_ms);
+        r = sriovd_workers_submit(op->ops->workers, lockfile_wait_run, lockfile_wait_done, op);
+        if (r < 0)
+                op_lockfile_failed(op, r);
+        sriovd_manager_status_changed(op->ops->manager);
 }
 
 static void flock_job_done(int result, void *userdata) {
         struct sriovd_op *op = userdata;
 
+        if (result == -EAGAIN) {
+                op_wait_for_lock_files(op);
+                return;
+        }
         if (result < 0) {
-                log_warning("PF %s: operation %" PRIu64 " cannot take the lock files in %s: %s", SRIOV_ADDR_STR(&op->pf),
-                            op->id, op->lock_dir, strerror(-result));
-                op->write_error = result == -ETIMEDOUT ? EBUSY : -result;
-                op->failed_write_value = op->request.num_vfs;
-                (void) op_build_report(op, op->request.num_vfs);
-                op_finish(op);
+                op_lockfile_failed(op, result);
                 return;
         }
         op->flock = TAKE_PTR(op->flock_pending);
@@ -706,6 +818,11 @@ static void on_lock_granted(sriov_lock_request *lock, void *userdata) {
         struct sriovd_op *op = userdata;
         int r;
 
+        if (op->flock) {
+                /* Came back from waiting for the files, which it holds. */
+                op_begin(op);
+                return;
+        }
         op->state = OP_LOCKING;
         r = sriovd_workers_submit(op->ops->workers, flock_job_run, flock_job_done, op);
         if (r < 0)

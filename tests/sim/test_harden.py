@@ -194,6 +194,83 @@ class TestHarden(EnableCase):
         o = self.get_op(op, wait=True)
         self.assertEqual(o['state'], 'done', o)
 
+    # ---------------------------------------------------------------- item 3
+    def lock_dir(self):
+        return os.path.join(self.sim.tmp, 'run', 'locks')
+
+    def test_03a_lock_files_closed_to_other_users(self):
+        """Item 3: the lock folder is 02750 and its files 0640, created for
+        every PF and VF sriovd sees; uid 65534 cannot open one (so cannot
+        flock it)."""
+        d = self.lock_dir()
+        self.enable_ok(PF1, 2)
+        self.assertEqual(os.stat(d).st_mode & 0o7777, 0o2750)
+        names = sorted(os.listdir(d))
+        for name in ('hierarchy-0000:00:02.0.lock', 'pf-%s.lock' % PF1, 'pf-%s.lock' % PF2,
+                     'vf-%s.lock' % simkernel.vf_address(PF1, 1, 1, 0)):
+            self.assertIn(name, names)
+        for name in names:
+            self.assertEqual(os.stat(os.path.join(d, name)).st_mode & 0o777, 0o640, name)
+        os.chmod(self.sim.tmp, 0o711)
+        os.chmod(os.path.join(self.sim.tmp, 'run'), 0o755)
+        code = ('import fcntl, sys\n'
+                'try:\n'
+                '    f = open(sys.argv[1])\n'
+                '    fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)\n'
+                '    print("locked")\n'
+                'except PermissionError:\n'
+                '    print("denied")\n')
+        r = subprocess.run(['/usr/bin/python3', '-c', code, os.path.join(d, 'pf-%s.lock' % PF1)],
+                           capture_output=True, text=True, timeout=30, preexec_fn=drop_to_nobody)
+        self.assertEqual(r.stdout.strip(), 'denied', r.stderr)
+
+    def test_03b_lock_file_wait_is_bounded_reported_and_holds_no_locks(self):
+        """Item 3: an operation that finds a PF's lock file held waits for
+        it (state waiting-for-lock-file, naming the holder's pid) without
+        holding sriovd's in-process locks - an unbind of one of the PF's VFs
+        completes meanwhile - and gives up at its deadline with a clear
+        report, writing nothing."""
+        sim = self.sim
+        self.enable_ok(PF1, 2)
+        path = os.path.join(self.lock_dir(), 'pf-%s.lock' % PF1)
+        holder = subprocess.Popen(['/usr/bin/python3', '-c',
+                                   'import fcntl, sys, time\n'
+                                   'f = open(sys.argv[1]); fcntl.flock(f, fcntl.LOCK_EX)\n'
+                                   'print("locked", flush=True); time.sleep(120)\n', path],
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(holder.stdout.readline().strip(), 'locked')
+            t0 = time.monotonic()
+            st, _, op = self.post(PF1, {'num_vfs': 3, 'wait': False, 'timeout_ms': 5000})
+            self.assertEqual(st, 202, op)
+            o = self.wait_op(op['id'], lambda x: x['state'] == 'waiting-for-lock-file', timeout=5,
+                             what='waiting-for-lock-file')
+            self.assertEqual(o.get('lock_holder_pid'), holder.pid, o)
+            self.assertIn(path, o['waiting_for'])
+            # the PF's in-process lock is not held: a VF unbind goes through now
+            vf0 = simkernel.vf_address(PF1, 1, 1, 0)
+            # (the simulator does not carry out unbind writes: 409, driver still there;
+            # what counts is that the request reached the kernel at once)
+            st, _, body = sim.http('POST', '/v1/devices/%s/unbind' % vf0, body={}, timeout=10)
+            self.assertIn(st, (200, 409), body)
+            self.assertEqual((body['action'], body['hung']), ('unbind', False), body)
+            self.assertLess(time.monotonic() - t0, 3.5, 'the unbind waited for the lock file')
+            self.assertEqual(self.get_op(op['id'])['state'], 'waiting-for-lock-file')
+            o = self.get_op(op['id'], wait=True, timeout=30)
+            took = time.monotonic() - t0
+            self.assertGreater(took, 4.5)
+            self.assertLess(took, 15)
+            rep = o['report']
+            self.assertEqual(rep['outcome'], 'failed', rep)
+            self.assertIn('lock file', rep['message'])
+            self.assertIn('process %d' % holder.pid, rep['message'])
+            self.assertEqual(self.writes(PF1), [2], 'nothing written while the lock file was held')
+        finally:
+            holder.kill()
+            holder.wait()
+        # once the holder is gone, the same request goes through
+        self.enable_ok(PF1, 3)
+
     # ---------------------------------------------------------------- item 4
     def test_04a_connection_flood_by_a_local_user(self):
         """Item 4: uid 65534 opening 10,000 connections gets 32, the rest a
