@@ -24,6 +24,8 @@
 #include "sriovd-events.h"
 #include "sriovd-recovery.h"
 #include "sriovd-config.h"
+#include "sriovd-device-text.h"
+#include "sriovd-textbuf.h"
 #include "sriov-bind.h"
 #include "sriov-enable.h"
 
@@ -238,40 +240,108 @@ bool sriovd_api_peer_privileged(struct sriovd_api *api, struct evhttp_request *r
         return bev && peer_in_group(bufferevent_getfd(bev), api->admin_gid);
 }
 
-/* A device as the model has it, plus what only the daemon knows: the desired VF count,
- * drift from it, and operations queued or running on a PF. */
-static json_object *device_json_full(struct sriovd_api *api, const struct sriov_device *d) {
-        json_object *o = sriov_device_to_json(api->manager->model, d);
-        const struct sriov_desired *want;
-        json_object *sriov;
-
-        /* A root port heads a lock hierarchy: say whether the kernel is recovering it and
-         * whether it could. */
-        if (sriov_addr_equal(sriov_device_hierarchy(d), &d->addr) && d->role == SRIOV_ROLE_BRIDGE)
-                json_object_object_add(o, "hierarchy", sriovd_recovery_hierarchy_json(api->manager->recovery, &d->addr));
-        if (d->role != SRIOV_ROLE_PF || !json_object_object_get_ex(o, "sriov", &sriov))
-                return o;
-        json_object_object_add(o, "recovery", sriovd_recovery_pf_json(api->manager->recovery, &d->addr));
-        want = sriovd_manager_get_desired(api->manager, &d->addr);
-        bool busy = sriovd_ops_busy(api->manager->ops, &d->addr);
-        json_object_object_add(sriov, "desired_num_vfs", want ? json_object_new_int64(want->num_vfs) : NULL);
-        json_object_object_add(sriov, "drift", json_object_new_boolean(want && !busy && want->num_vfs != d->pf.n_vfs));
-        json_object_object_add(o, "operations", sriovd_ops_for_pf_json(api->manager->ops, &d->addr));
-        return o;
+/* A device as the model has it, plus what only the daemon knows - the desired VF count,
+ * drift from it, operations queued or running on a PF, a root port's recovery state -
+ * only for PFs and root ports. */
+static bool device_has_daemon_fields(const struct sriov_device *d) {
+        return d->role == SRIOV_ROLE_PF ||
+               (d->role == SRIOV_ROLE_BRIDGE && sriov_addr_equal(sriov_device_hierarchy(d), &d->addr));
 }
 
-static json_object *devices_json(struct sriovd_api *api, SriovRole only_role) {
-        const struct sriov_model *model = api->manager->model;
-        json_object *o = json_object_new_object(), *arr = json_object_new_array_ext((int) sriov_model_size(model));
+static void free_reply_text(const void *data, size_t len, void *userdata) {
+        free((void *) data);
+}
 
+/* Sends a text body without copying it: the evbuffer references the block and frees it
+ * once written, so a large reply goes back to the system when it is sent. */
+static void api_reply_text(struct evhttp_request *req, int status, struct sriovd_textbuf *b) {
+        struct evbuffer *out = evbuffer_new();
+        size_t len = b->len;
+        char *data = b->failed ? NULL : sriovd_textbuf_steal(b);
+
+        sriovd_textbuf_done(b);
+        if (!out || !data || evbuffer_add_reference(out, data, len, free_reply_text, NULL) < 0) {
+                free(data);
+                if (out)
+                        evbuffer_free(out);
+                sriovd_api_reply_error(req, 500, "Out of memory");
+                return;
+        }
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+        evhttp_send_reply(req, status, status_reason(status), out);
+        evbuffer_free(out);
+}
+
+static void put_json(struct sriovd_textbuf *b, const char *key, json_object *o) {
+        const char *text = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+                             : "null";
+        sriovd_textbuf_printf(b, ",\"%s\":", key);
+        sriovd_textbuf_add(b, text, strlen(text));
+        json_object_put(o);
+}
+
+/* The daemon's members: "desired_num_vfs" and "drift" end a PF's "sriov" object;
+ * "hierarchy" (root ports), "recovery" and "operations" (PFs) end the device. */
+static void text_sriov_tail(struct sriovd_textbuf *b, const struct sriov_device *d, void *userdata) {
+        struct sriovd_api *api = userdata;
+        const struct sriov_desired *want = sriovd_manager_get_desired(api->manager, &d->addr);
+        bool busy = sriovd_ops_busy(api->manager->ops, &d->addr);
+
+        sriovd_textbuf_add(b, ",\"desired_num_vfs\":", 19);
+        if (want)
+                sriovd_textbuf_i64(b, want->num_vfs);
+        else
+                sriovd_textbuf_add(b, "null", 4);
+        if (want && !busy && want->num_vfs != d->pf.n_vfs)
+                sriovd_textbuf_add(b, ",\"drift\":true", 13);
+        else
+                sriovd_textbuf_add(b, ",\"drift\":false", 14);
+}
+
+static void text_tail(struct sriovd_textbuf *b, const struct sriov_device *d, void *userdata) {
+        struct sriovd_api *api = userdata;
+
+        if (sriov_addr_equal(sriov_device_hierarchy(d), &d->addr) && d->role == SRIOV_ROLE_BRIDGE)
+                put_json(b, "hierarchy", sriovd_recovery_hierarchy_json(api->manager->recovery, &d->addr));
+        if (d->role != SRIOV_ROLE_PF)
+                return;
+        put_json(b, "recovery", sriovd_recovery_pf_json(api->manager->recovery, &d->addr));
+        put_json(b, "operations", sriovd_ops_for_pf_json(api->manager->ops, &d->addr));
+}
+
+static void device_text(struct sriovd_api *api, struct sriovd_textbuf *b, const struct sriov_device *d) {
+        const struct sriovd_device_text_extras extras = {
+                .sriov_tail = text_sriov_tail,
+                .tail = text_tail,
+                .userdata = api,
+        };
+
+        if (device_has_daemon_fields(d))
+                sriovd_device_text_full(b, api->manager->model, d, &extras);
+        else
+                sriovd_device_text(b, api->manager->model, d);
+}
+
+/* The whole host is written as text, device by device, into one buffer: no json-c tree
+ * of every function (16k functions made a 110 MiB heap that stayed). */
+static void reply_devices(struct sriovd_api *api, struct evhttp_request *req, SriovRole only_role) {
+        const struct sriov_model *model = api->manager->model;
+        struct sriovd_textbuf b;
+
+        sriovd_textbuf_init(&b, 64 + sriov_model_size(model) * (only_role == SRIOV_ROLE_PF ? 128 : 1152));
+        sriovd_textbuf_add(&b, "{\"devices\":[", 12);
+        bool comma = false;
         for (size_t i = 0; i < sriov_model_size(model); i++) {
                 const struct sriov_device *d = sriov_model_at(model, i);
                 if (only_role >= 0 && d->role != only_role)
                         continue;
-                json_object_array_add(arr, device_json_full(api, d));
+                if (comma)
+                        sriovd_textbuf_putc(&b, ',');
+                comma = true;
+                device_text(api, &b, d);
         }
-        json_object_object_add(o, "devices", arr);
-        return o;
+        sriovd_textbuf_add(&b, "]}\n", 3);
+        api_reply_text(req, 200, &b);
 }
 
 static bool method_is(struct evhttp_request *req, enum evhttp_cmd_type cmd, const char *allow) {
@@ -309,13 +379,12 @@ static void handle_devices(struct sriovd_api *api, struct evhttp_request *req, c
                 }
                 evhttp_clear_headers(&params);
         }
-        sriovd_api_reply_json(req, 200, devices_json(api, role));
+        reply_devices(api, req, role);
 }
 
 static void handle_device(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p) {
         const struct sriov_device *d;
         struct sriov_addr addr;
-        json_object *o;
 
         if (sriov_addr_parse(p->seg[2], &addr) < 0) {
                 sriovd_api_reply_error(req, 400, "Malformed PCI address '%.64s': expected DDDD:BB:SS.F, e.g. 0000:3b:00.0",
@@ -330,9 +399,12 @@ static void handle_device(struct sriovd_api *api, struct evhttp_request *req, co
                 sriovd_api_reply_error(req, 404, "No PCI function %s on this system", SRIOV_ADDR_STR(&addr));
                 return;
         }
-        o = json_object_new_object();
-        json_object_object_add(o, "device", device_json_full(api, d));
-        sriovd_api_reply_json(req, 200, o);
+        struct sriovd_textbuf b;
+        sriovd_textbuf_init(&b, 2048 + (d->role == SRIOV_ROLE_PF ? d->pf.n_vfs * 160 : 0));
+        sriovd_textbuf_add(&b, "{\"device\":", 10);
+        device_text(api, &b, d);
+        sriovd_textbuf_add(&b, "}\n", 2);
+        api_reply_text(req, 200, &b);
 }
 
 /* The bool query parameter name: absent → def; "1"/"true" → true; "0"/"false" → false. */
@@ -538,13 +610,14 @@ static void handle_events(struct sriovd_api *api, struct evhttp_request *req, co
                 struct evhttp_connection *conn = evhttp_request_get_connection(req);
                 if (conn)
                         evhttp_connection_set_timeout(conn, SRIOVD_CONN_HELD_SEC);
-                int r = sriovd_events_follow(api->manager->events, req, have_device ? &device : NULL, since);
+                int r = sriovd_events_follow(api->manager->events, req, have_device ? &device : NULL, since,
+                                             sriovd_api_peer_privileged(api, req));
                 if (r < 0)
                         sriovd_api_reply_error(req, 503, "Too many followers");
                 return;
         }
-        sriovd_api_reply_json(req, 200, sriovd_events_query_json(api->manager->events, have_device ? &device : NULL,
-                                                                 since, (size_t) limit));
+        if (sriovd_events_reply(api->manager->events, req, have_device ? &device : NULL, since, (size_t) limit) < 0)
+                sriovd_api_reply_error(req, 500, "Out of memory");
 }
 
 static void handle_device_recover(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p) {

@@ -58,8 +58,14 @@ static void bind_op_unlink(struct bind_op *op) {
                 }
 }
 
+/* The client went away before its answer. libevent 2.1 detaches a request that has not
+ * been answered from the closing connection and leaves it to us: free it, or every
+ * impatient client leaks one. */
 static void on_req_closed(struct evhttp_connection *conn, void *userdata) {
         struct bind_op *op = userdata;
+
+        if (op->req && !evhttp_request_get_connection(op->req))
+                evhttp_request_free(op->req);
         op->req = NULL;
 }
 

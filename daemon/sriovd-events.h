@@ -6,7 +6,9 @@
  * `journalctl MESSAGE_ID=...` and `journalctl PCI_SLOT=...` find them, and followers that
  * get each event as one JSON line as it happens (GET /v1/events?follow=1). */
 
+#include <event2/event.h>
 #include <event2/http.h>
+#include <stdbool.h>
 #include <json-c/json.h>
 #include <stdint.h>
 
@@ -42,7 +44,8 @@ struct sriovd_event {
 
 struct sriovd_events;
 
-int sriovd_events_new(size_t capacity, struct sriovd_events **ret);
+/* base runs the journal's burst timer (NULL: every event is journaled on its own). */
+int sriovd_events_new(size_t capacity, struct event_base *base, struct sriovd_events **ret);
 struct sriovd_events *sriovd_events_free(struct sriovd_events *e);
 
 /* Adds a delta to an event being built; counts what does not fit. */
@@ -51,15 +54,23 @@ void sriovd_event_add_delta(struct sriovd_event *ev, SriovAerKind kind, const ch
 /* Stamps, stores, logs to the journal and streams to followers. Returns the seq. */
 uint64_t sriovd_events_record(struct sriovd_events *e, struct sriovd_event *ev);
 
-/* {"events":[...], "dropped": N, "recorded": N, "capacity": N}; device may be NULL;
- * events with seq > since; the newest `limit` of them (0: all), oldest first. */
-json_object *sriovd_events_query_json(struct sriovd_events *e, const struct sriov_addr *device, uint64_t since,
-                                      size_t limit);
+/* Answers req with {"events":[...], "recorded": N, "dropped": N, "capacity": N}; device
+ * may be NULL; events with seq > since; the newest `limit` of them (0: all), oldest first.
+ * Written as text straight from the compact records. -ENOMEM: nothing was sent. */
+int sriovd_events_reply(struct sriovd_events *e, struct evhttp_request *req, const struct sriov_addr *device,
+                        uint64_t since, size_t limit);
 /* Streams every future event (matching device, if not NULL) to req as JSON lines,
- * after the stored ones with seq > since. */
+ * after the stored ones with seq > since, which are replayed from the loop in batches
+ * while the client reads. -EBUSY when the follower slots are taken (some are kept for
+ * privileged peers). */
 int sriovd_events_follow(struct sriovd_events *e, struct evhttp_request *req, const struct sriov_addr *device,
-                         uint64_t since);
+                         uint64_t since, bool privileged);
 
-json_object *sriovd_event_to_json(const struct sriovd_event *ev);
 uint64_t sriovd_events_dropped(const struct sriovd_events *e);
 uint64_t sriovd_events_recorded(const struct sriovd_events *e);
+uint64_t sriovd_events_followers_cut(const struct sriovd_events *e);
+/* Repeated identical correctable errors counted into a burst's summary line instead of
+ * journaled one by one. */
+uint64_t sriovd_events_journal_coalesced(const struct sriovd_events *e);
+/* sizeof one history record (bench and docs). */
+size_t sriovd_events_record_size(void);

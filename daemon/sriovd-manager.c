@@ -511,7 +511,7 @@ int sriovd_manager_run(struct sriovd_manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the lock manager");
 
-        r = sriovd_events_new(m->options->history_size, &m->events);
+        r = sriovd_events_new(m->options->history_size, m->base, &m->events);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the event history");
         m->aer_poll = event_new(m->base, -1, EV_PERSIST, aer_poll_cb, m);

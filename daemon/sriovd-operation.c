@@ -100,6 +100,7 @@ struct sriovd_op {
         uint64_t late_after_ms;
         int write_error;
         unsigned failed_write_value;
+        char failed_file[32];           /* "" : sriov_numvfs */
 
         unsigned settle_target;
         bool pf_change_seen;            /* the kernel's "change" on the PF: it finished adding VFs */
@@ -204,6 +205,7 @@ static json_object *op_to_json(const struct sriovd_op *op) {
         if (op->write_in_flight) {
                 json_object *w = json_object_new_object();
                 json_object_object_add(w, "value", json_object_new_int64(op->write_value));
+                json_object_object_add(w, "file", json_object_new_string(op->job.attr));
                 json_object_object_add(w, "age_ms", json_object_new_uint64((now - op->write_started_usec) / 1000));
                 json_object_object_add(w, "hung", json_object_new_boolean(op->hung));
                 json_object_object_add(o, "write_in_flight", w);
@@ -380,6 +382,7 @@ static int op_build_report(struct sriovd_op *op, unsigned requested) {
                 .elapsed_ms = (now_usec() - op->created_usec) / 1000,
                 .write_error = op->write_error,
                 .failed_write_value = op->failed_write_value,
+                .failed_file = op->failed_file[0] ? op->failed_file : NULL,
                 .hung = op->hung,
                 .hung_ms = op->hung ? (now_usec() - op->write_started_usec) / 1000 : 0,
                 .n_observed = n,
@@ -557,9 +560,12 @@ static void on_deadline(evutil_socket_t fd, short what, void *userdata) {
                 op->hung = true;
                 op->hung_usec = now_usec();
                 op->failed_write_value = op->write_value;
-                log_error("PF %s: writing %u to sriov_numvfs has not returned after %" PRIu64
-                          " ms: hung in the kernel; PF stays locked until it returns",
-                          SRIOV_ADDR_STR(&op->pf), op->write_value, (now_usec() - op->write_started_usec) / 1000);
+                /* The file that hangs, which is not always sriov_numvfs. */
+                snprintf(op->failed_file, sizeof(op->failed_file), "%s", op->job.attr);
+                log_error("PF %s: writing %u to %s has not returned after %" PRIu64
+                          " ms: hung in the kernel; PF stays locked until it returns, nothing more is written",
+                          SRIOV_ADDR_STR(&op->pf), op->write_value, op->job.attr,
+                          (now_usec() - op->write_started_usec) / 1000);
                 (void) op_build_report(op, op->request.num_vfs);
                 op->replied_hung = true;
                 op_reply_waiters(op);
@@ -600,13 +606,28 @@ static void op_write(struct sriovd_op *op, unsigned value, OpPhase phase) {
 
 static void attr_job_done(int result, void *userdata) {
         struct sriovd_op *op = userdata;
+        uint64_t took_ms = (now_usec() - op->write_started_usec) / 1000;
 
         op->write_in_flight = false;
         event_del(op->deadline);
+        if (op->hung) {
+                /* Reported as hung long ago: the kernel took its time over this file, so it
+                 * is in no state for sriov_numvfs now. The operation ends here. */
+                op->late_returned = true;
+                op->late_result = result;
+                op->late_after_ms = took_ms;
+                log_notice("PF %s: the hung write of %s to %s returned after %" PRIu64 " ms: %s; not going on",
+                           SRIOV_ADDR_STR(&op->pf), op->job.value, op->job.attr, took_ms,
+                           result < 0 ? strerror(-result) : "success");
+                op_verify(op);
+                op_finish(op);
+                return;
+        }
         if (result < 0) {
                 log_warning("PF %s: writing %s failed: %s", SRIOV_ADDR_STR(&op->pf), op->job.attr, strerror(-result));
                 op->write_error = -result;
-                op->failed_write_value = op->request.num_vfs;
+                op->failed_write_value = op->write_value;
+                snprintf(op->failed_file, sizeof(op->failed_file), "%s", op->job.attr);
                 (void) op_build_report(op, op->request.num_vfs);
                 op_finish(op);
                 return;
@@ -618,6 +639,7 @@ static void op_write_attr(struct sriovd_op *op, const char *attr, const char *va
         struct timeval tv = ms_to_tv(op_timeout_ms(op, 0));
 
         op->state = OP_WRITING;
+        op->write_value = (unsigned) strtoul(value, NULL, 10);
         op->job = (struct write_job) { .sysfs = op->ops->manager->sysfs, .pf = op->pf };
         snprintf(op->job.attr, sizeof(op->job.attr), "%s", attr);
         snprintf(op->job.value, sizeof(op->job.value), "%s", value);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,30 @@ const char *sriov_aer_kind_to_string(SriovAerKind k) {
 static bool is_name_char(char c) {
         return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '[' ||
                c == ']';
+}
+
+/* Counter names, interned: the kernel prints the same few dozen names in every file of
+ * every function. Append-only and bounded (a name past the bound is an error, which the
+ * caller treats like a malformed file); a mutex because workers load devices too. */
+#define AER_NAMES_MAX 1024
+static pthread_mutex_t aer_names_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *aer_names[AER_NAMES_MAX];
+static size_t n_aer_names;
+
+static const char *aer_name_intern(const char *s, size_t len) {
+        const char *found = NULL;
+
+        pthread_mutex_lock(&aer_names_lock);
+        for (size_t i = 0; i < n_aer_names && !found; i++)
+                if (strlen(aer_names[i]) == len && memcmp(aer_names[i], s, len) == 0)
+                        found = aer_names[i];
+        if (!found && n_aer_names < AER_NAMES_MAX) {
+                char *copy = strndup(s, len);
+                if (copy)
+                        found = aer_names[n_aer_names++] = copy;
+        }
+        pthread_mutex_unlock(&aer_names_lock);
+        return found;
 }
 
 static int parse_count(const char *p, size_t len, uint64_t *ret) {
@@ -105,8 +130,9 @@ int sriov_aer_parse(const char *text, struct sriov_aer_counters *ret) {
                 } else {
                         if (c.n_counters >= SRIOV_AER_COUNTERS_MAX)
                                 return -E2BIG;
-                        memcpy(counters[c.n_counters].name, line, name_len);
-                        counters[c.n_counters].name[name_len] = '\0';
+                        counters[c.n_counters].name = aer_name_intern(line, name_len);
+                        if (!counters[c.n_counters].name)
+                                return -ENOMEM;
                         counters[c.n_counters].count = count;
                         c.n_counters++;
                 }
@@ -116,6 +142,15 @@ int sriov_aer_parse(const char *text, struct sriov_aer_counters *ret) {
                 line = eol + 1;
         }
 
+        /* Only what was parsed is kept: thousands of functions hold these. */
+        if (c.n_counters > 0) {
+                struct sriov_aer_counter *fit = reallocarray(counters, c.n_counters, sizeof(*fit));
+                if (fit)
+                        counters = fit;
+        } else {
+                free(counters);
+                counters = NULL;
+        }
         c.counters = TAKE_PTR(counters);
         *ret = c;
         return 0;
