@@ -232,7 +232,7 @@ static int build_message(struct sriov_report *r) {
 
         if (r->hung)
                 snprintf(buf, sizeof(buf), "writing %u to %s has not returned after %" PRIu64
-                         " ms: hung in the kernel; the PF stays locked until it returns, and nothing more is written",
+                         " ms: hung in the kernel; the PF stays locked until it returns",
                          r->failed_write_value, r->failed_file[0] ? r->failed_file : "sriov_numvfs", r->hung_ms);
         else if (r->write_error != 0 && r->failed_file[0])
                 snprintf(buf, sizeof(buf), "writing %u to %s failed (%s): %s; sriov_numvfs not written",
@@ -402,13 +402,15 @@ json_object *sriov_report_to_json(const struct sriov_report *r) {
                 json_object_object_add(e, "name", json_object_new_string(strerrorname_np(r->write_error) ?: "unknown"));
                 json_object_object_add(e, "message", json_object_new_string(sriov_numvfs_strerror(r->write_error)));
                 json_object_object_add(e, "value", json_object_new_int64(r->failed_write_value));
-                json_object_object_add(e, "file", json_object_new_string(r->failed_file[0] ? r->failed_file : "sriov_numvfs"));
+                if (r->failed_file[0])
+                        json_object_object_add(e, "file", json_object_new_string(r->failed_file));
                 json_object_object_add(o, "kernel_error", e);
         }
         json_object_object_add(o, "hung", json_object_new_boolean(r->hung));
         if (r->hung) {
                 json_object_object_add(o, "hung_ms", json_object_new_uint64(r->hung_ms));
-                json_object_object_add(o, "hung_file", json_object_new_string(r->failed_file[0] ? r->failed_file : "sriov_numvfs"));
+                if (r->failed_file[0])      /* not sriov_numvfs */
+                        json_object_object_add(o, "hung_file", json_object_new_string(r->failed_file));
         }
         json_object_object_add(o, "rolled_back", json_object_new_boolean(r->rolled_back));
         if (r->rolled_back && r->rollback_error)
