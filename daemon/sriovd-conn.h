@@ -24,7 +24,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#define SRIOVD_CONN_MAX_PER_UID 32
+#define SRIOVD_CONN_MAX_PER_UID 64
 #define SRIOVD_CONN_MAX_TOTAL 2048
 #define SRIOVD_CONN_PRIVILEGED_RESERVE 256
 #define SRIOVD_CONN_IDLE_SEC 10

@@ -273,7 +273,7 @@ class TestHarden(EnableCase):
 
     # ---------------------------------------------------------------- item 4
     def test_04a_connection_flood_by_a_local_user(self):
-        """Item 4: uid 65534 opening 10,000 connections gets 32, the rest a
+        """Item 4: uid 65534 opening 10,000 connections gets 64, the rest a
         503 at once; root is still served, the journal is not flooded, and
         the idle connections are closed by sriovd after its idle timeout."""
         sim = self.sim
@@ -285,8 +285,8 @@ class TestHarden(EnableCase):
         try:
             first = json.loads(p.stdout.readline() or 'null')
             self.assertIsNotNone(first, p.stderr.read() if p.poll() is not None else 'no output')
-            self.assertEqual(first['open'], 32, first)
-            self.assertEqual(first['refused'] + first['errors'], 10000 - 32, first)
+            self.assertEqual(first['open'], 64, first)
+            self.assertEqual(first['refused'] + first['errors'], 10000 - 64, first)
             # root is served while uid 65534 holds its connections
             t0 = time.monotonic()
             rc, out, err = sim.ctl('status', '--json')
@@ -298,7 +298,7 @@ class TestHarden(EnableCase):
             p.stdin.write('\n')
             p.stdin.flush()
             second = json.loads(p.stdout.readline() or 'null')
-            self.assertEqual(second, {'closed_by_daemon': 32, 'still_open': 0},
+            self.assertEqual(second, {'closed_by_daemon': 64, 'still_open': 0},
                              'idle connections are closed by sriovd')
         finally:
             if p.poll() is None:
