@@ -108,8 +108,9 @@ int sriovd_api_events_query_parse(const char *query, struct sriovd_events_query 
                                 if (parse_u64_param(kv->value, UINT64_MAX - 1, &q.since) < 0)
                                         bad = "since must be an event sequence number";
                         } else if (streq(kv->key, "limit")) {
-                                if (parse_u64_param(kv->value, 1000000, &q.limit) < 0)
-                                        bad = "limit must be a whole number up to 1000000";
+                                /* 0 would mean "no limit" further down: not for clients. */
+                                if (parse_u64_param(kv->value, 1000000, &q.limit) < 0 || q.limit == 0)
+                                        bad = "limit must be a whole number from 1 to 1000000";
                         } else if (streq(kv->key, "follow")) {
                                 if (streq(kv->value, "1") || streq(kv->value, "true"))
                                         q.follow = true;

@@ -3,6 +3,7 @@
 #include <event2/bufferevent.h>
 #include <event2/keyvalq_struct.h>
 #include <grp.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,9 @@
 #include "sriovd-netdev.h"
 #include "sriovd-api.h"
 #include "sriovd-api-parse.h"
+#include "sriovd-conn.h"
+#include "sriovd-lockfiles.h"
+#include "sriov-flock.h"
 #include "sriovd-log.h"
 #include "sriovd-manager.h"
 #include "sriovd-operation.h"
@@ -37,6 +41,7 @@ struct sriovd_api {
         char *socket_path;
         gid_t admin_gid;
         bool have_admin_gid;
+        struct sriovd_conns *conns;
 };
 
 typedef void (*api_handler)(struct sriovd_api *api, struct evhttp_request *req, const struct sriovd_api_path *p);
@@ -67,6 +72,7 @@ void sriovd_api_reply_json(struct evhttp_request *req, int status, json_object *
                 json_object_put(body);
                 return;
         }
+        sriovd_conns_release(req);      /* no longer waiting: the short timeout again */
         buf = evbuffer_new();
 
         text = body ? json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
@@ -112,30 +118,69 @@ static int peer_credentials(struct evhttp_request *req, struct ucred *ret) {
         return 0;
 }
 
+int sriovd_api_peer_uid(struct evhttp_request *req, uid_t *ret) {
+        struct ucred cred;
+        int r = peer_credentials(req, &cred);
+
+        if (r < 0)
+                return r;
+        *ret = cred.uid;
+        return 0;
+}
+
+/* The peer's supplementary groups (SO_PEERGROUPS, Linux 4.13); the kernel says how much
+ * room they need (ERANGE), so a user in many groups is not cut off at a fixed size. */
+static bool peer_in_group(int fd, gid_t gid) {
+        _cleanup_free_ gid_t *groups = NULL;
+        socklen_t len = 64 * sizeof(gid_t);
+
+        for (unsigned tries = 0; tries < 4; tries++) {
+                free(groups);
+                groups = malloc(len ?: sizeof(gid_t));
+                if (!groups)
+                        return false;
+                if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0) {
+                        for (size_t i = 0; i < len / sizeof(gid_t); i++)
+                                if (groups[i] == gid)
+                                        return true;
+                        return false;
+                }
+                if (errno != ERANGE)
+                        return false;
+        }
+        return false;
+}
+
 /* Root, the daemon's own user, and members of the admin group may change state;
  * everyone who can reach the socket may read. */
-static bool api_peer_may_write(struct sriovd_api *api, struct evhttp_request *req) {
+static bool creds_privileged(struct sriovd_api *api, uid_t uid, gid_t gid, int fd) {
+        if (uid == 0 || uid == geteuid())
+                return true;
+        if (!api || !api->have_admin_gid)
+                return false;
+        return gid == api->admin_gid || peer_in_group(fd, api->admin_gid);
+}
+
+static bool conn_privileged(uid_t uid, gid_t gid, int fd, void *userdata) {
+        return creds_privileged(userdata, uid, gid, fd);
+}
+
+bool sriovd_api_peer_privileged(struct sriovd_api *api, struct evhttp_request *req) {
         struct ucred cred;
 
         if (peer_credentials(req, &cred) < 0)
                 return false;
         if (cred.uid == 0 || cred.uid == geteuid())
                 return true;
-        if (!api->have_admin_gid)
+        if (!api || !api->have_admin_gid)
                 return false;
         if (cred.gid == api->admin_gid)
                 return true;
-        /* Supplementary groups too (SO_PEERGROUPS, Linux 4.13): admins are usually members
-         * of the group, not users whose primary group it is. */
-        gid_t groups[256];
-        socklen_t len = sizeof(groups);
+        /* Supplementary groups too: admins are usually members of the group, not users
+         * whose primary group it is. */
         struct evhttp_connection *conn = evhttp_request_get_connection(req);
         struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
-        if (bev && getsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0)
-                for (size_t i = 0; i < len / sizeof(gid_t); i++)
-                        if (groups[i] == api->admin_gid)
-                                return true;
-        return false;
+        return bev && peer_in_group(bufferevent_getfd(bev), api->admin_gid);
 }
 
 /* A device as the model has it, plus what only the daemon knows - the desired VF count,
@@ -398,8 +443,12 @@ static void handle_events(struct sriovd_api *api, struct evhttp_request *req, co
                 return;
         }
         if (q.follow) {
+                /* A stream that may stay quiet for long: not an idle connection. */
+                struct evhttp_connection *conn = evhttp_request_get_connection(req);
+                if (conn)
+                        evhttp_connection_set_timeout(conn, SRIOVD_CONN_HELD_SEC);
                 int r = sriovd_events_follow(api->manager->events, req, q.have_device ? &q.device : NULL, q.since,
-                                             api_peer_may_write(api, req));
+                                             sriovd_api_peer_privileged(api, req));
                 if (r < 0)
                         sriovd_api_reply_error(req, 503, "Too many followers");
                 return;
@@ -564,7 +613,7 @@ static void api_dispatch(struct evhttp_request *req, void *userdata) {
                 if (!match)
                         continue;
                 if (r->writes && evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
-                    !api_peer_may_write(api, req)) {
+                    !sriovd_api_peer_privileged(api, req)) {
                         sriovd_api_reply_error(req, 403, "Changing state needs root or the admin group; this caller may only read");
                         return;
                 }
@@ -603,6 +652,8 @@ static int mkdir_parents(const char *path) {
         return 0;
 }
 
+static void api_prepare_lock_dir(struct sriovd_api *api);
+
 void sriovd_api_set_admin_group(struct sriovd_api *api, const char *group) {
         struct group *g;
         unsigned long gid;
@@ -611,8 +662,10 @@ void sriovd_api_set_admin_group(struct sriovd_api *api, const char *group) {
         if (!api)
                 return;
         api->have_admin_gid = false;
-        if (!group)
+        if (!group) {
+                api_prepare_lock_dir(api);
                 return;
+        }
         g = getgrnam(group);
         gid = strtoul(group, &end, 10);
         if (g) {
@@ -623,6 +676,22 @@ void sriovd_api_set_admin_group(struct sriovd_api *api, const char *group) {
                 api->have_admin_gid = true;
         } else
                 log_warning("Admin group '%s' does not exist; only root and sriovd's own user may change state", group);
+        api_prepare_lock_dir(api);
+}
+
+/* Lock files: root and the admin group only (anyone who can open one can hold it). */
+static void api_prepare_lock_dir(struct sriovd_api *api) {
+        char dir[PATH_MAX];
+        int r;
+
+        if (!api->manager->options->runtime_dir)
+                return;
+        snprintf(dir, sizeof(dir), "%s/locks", api->manager->options->runtime_dir);
+        r = sriov_flock_dir_prepare(dir, api->have_admin_gid ? api->admin_gid : (gid_t) -1);
+        if (r < 0)
+                log_warning_errno(r, "Cannot prepare the lock directory %s", dir);
+        else if (api->manager->model)
+                sriovd_lock_files_create(api->manager, NULL);
 }
 
 int sriovd_api_new(struct sriovd_manager *m, const char *socket_path, struct sriovd_api **ret) {
@@ -674,19 +743,23 @@ int sriovd_api_new(struct sriovd_manager *m, const char *socket_path, struct sri
 
         evhttp_set_max_body_size(api->http, API_MAX_BODY);
         evhttp_set_max_headers_size(api->http, API_MAX_HEADERS);
-        /* Waiting clients hold their request until an operation settles (minutes for many
-         * VFs); the socket is local, so a long timeout costs little. */
-        evhttp_set_timeout(api->http, SRIOV_TIMEOUT_MS_MAX / 1000);
         /* Accept every method so that the router answers 405 with an Allow header
          * instead of evhttp's bare default. */
         evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
                                               EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
         evhttp_set_gencb(api->http, api_dispatch, api);
-        if (evhttp_accept_socket(api->http, fd) < 0) {
+        struct evhttp_bound_socket *bound = evhttp_accept_socket_with_handle(api->http, fd);
+        if (!bound) {
                 sriovd_api_free(api);
                 return log_error_errno(EIO, "Cannot accept connections on %s", socket_path);
         }
         TAKE_FD(fd);    /* evhttp's listener owns and closes it now */
+        /* Caps per peer, short idle timeouts, a listener that backs off on EMFILE. */
+        r = sriovd_conns_new(m->base, api->http, bound, conn_privileged, api, &api->conns);
+        if (r < 0) {
+                sriovd_api_free(api);
+                return log_error_errno(r, "Cannot set up connection accounting");
+        }
 
         *ret = api;
         return 0;
@@ -695,6 +768,7 @@ int sriovd_api_new(struct sriovd_manager *m, const char *socket_path, struct sri
 struct sriovd_api *sriovd_api_free(struct sriovd_api *api) {
         if (!api)
                 return NULL;
+        api->conns = sriovd_conns_free(api->conns);
         if (api->http)
                 evhttp_free(api->http);
         if (api->socket_path) {

@@ -10,6 +10,7 @@
 #include "sriovd-recovery.h"
 #include "sriovd-config.h"
 #include "sriov-uevent.h"
+#include "sriovd-lockfiles.h"
 #include "sriovd-log.h"
 #include "sriovd-manager.h"
 #include "sriovd-netdev.h"
@@ -162,6 +163,8 @@ void sriovd_manager_handle_uevent(struct sriovd_manager *m, const char *action, 
                 log_debug("uevent %s %s", action, SRIOV_ADDR_STR(addr));
         if (error_event && m->events)
                 handle_error_event(m, addr, dev);
+        if (streq(action, "add"))
+                sriovd_lock_files_create(m, addr);
         if (streq(action, "add") && m->config) {
                 const struct sriov_device *d = sriov_model_get(m->model, addr);
                 /* A PF that appears (hotplug, rescan, recovery) gets its configuration. */

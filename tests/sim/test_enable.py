@@ -423,13 +423,13 @@ class TestEnable(EnableCase):
                 o = self.get_op(op['id'])
                 if not os.path.exists(marker):
                     break           # the lock may be gone by now
-                self.assertIn(o['state'], ('queued', 'locking'), o)
+                self.assertIn(o['state'], ('queued', 'locking', 'waiting-for-lock-file'), o)
                 self.assertEqual(self.writes(PF1), [], 'sriovd wrote while the script held the lock')
-                if o['state'] == 'locking':
+                if o['state'] in ('locking', 'waiting-for-lock-file'):
                     seen_locking = True
                     self.assertIn('waiting_for', o)
                 time.sleep(0.1)
-            self.assertTrue(seen_locking, 'the operation never showed state locking')
+            self.assertTrue(seen_locking, 'the operation never showed state locking or waiting-for-lock-file')
             out, err = script.communicate(timeout=10)
             self.assertEqual(script.returncode, 0, err)
         finally:
