@@ -96,7 +96,9 @@ def queries(sim, pid, n_req):
     out = {}
     for key, path in (('all', '/v1/events'), ('limit100', '/v1/events?limit=100'),
                       ('since', '/v1/events?since=%d' % max(0, rec - 100)),
-                      ('device', '/v1/events?device=' + PF1)):
+                      ('device', '/v1/events?device=' + PF1),
+                      # the whole history: GET /v1/events answers the newest 1000 by default
+                      ('whole', '/v1/events?limit=1000000')):
         out[key] = B.latency(sim, path, n_req)
         out[key]['path'] = path
     st = B.proc_status(pid)
@@ -156,7 +158,9 @@ def main():
         q = r.get('queries')
         if not q:
             continue
-        for key in ('all', 'limit100', 'since', 'device'):
+        for key in ('all', 'limit100', 'since', 'device', 'whole'):
+            if key not in q:
+                continue
             rows.append([r['history_size'], q[key]['path'], q[key]['n'], q[key]['median_ms'],
                          q[key]['p95_ms'], q[key]['bytes'] / 1024])
         rows.append([r['history_size'], '(VmRSS / VmHWM after, KiB)', '', q['rss_kib_after'],

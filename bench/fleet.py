@@ -13,8 +13,8 @@ with plain system calls: the physical limit. Printed, and written to bench/resul
   pf           GET /v1/devices/{pf} with 256 VFs: median/p99
   status       `sriovctl status` whole host: median
   rss          VmRSS idle, after the whole-host GETs, VmHWM
-  clients      N clients at once, each polling GET /v1/devices/{pf} over fresh connections:
-               p50/p99 latency, failures
+  clients      N clients at once, each polling GET /v1/devices/{pf} over a fresh connection
+               every --poll-interval seconds (random phase): p50/p99 latency, failures
 
 Speed is measured here, never asserted.
 """
@@ -100,7 +100,10 @@ def bare_scan_s(sysroot, reps=3):
     return int(out.strip().splitlines()[-1].split('=')[1]) / 1e6
 
 
-async def client_loop(sock_path, path, n, lat, failures):
+async def client_loop(sock_path, path, n, period, lat, failures, rng):
+    """One poller: a GET over a fresh connection every `period` seconds (random phase)."""
+    await asyncio.sleep(rng.random() * period)
+    next_t = time.perf_counter()
     for _ in range(n):
         t = time.perf_counter()
         try:
@@ -110,16 +113,20 @@ async def client_loop(sock_path, path, n, lat, failures):
             w.close()
             if not data.startswith(b'HTTP/1.1 200'):
                 failures.append(data[:40])
-                continue
+            else:
+                lat.append(time.perf_counter() - t)
         except OSError as e:
             failures.append(str(e))
-            continue
-        lat.append(time.perf_counter() - t)
+        next_t += period
+        await asyncio.sleep(max(0, next_t - time.perf_counter()))
 
 
-async def clients(sock_path, path, n_clients, n_each):
+async def clients(sock_path, path, n_clients, n_each, period):
+    import random
     lat, failures = [], []
-    await asyncio.gather(*(client_loop(sock_path, path, n_each, lat, failures) for _ in range(n_clients)))
+    rng = random.Random(1)
+    await asyncio.gather(*(client_loop(sock_path, path, n_each, period, lat, failures, rng)
+                           for _ in range(n_clients)))
     return lat, failures
 
 
@@ -129,6 +136,7 @@ def main():
     ap.add_argument('--vfs', type=int, default=256)
     ap.add_argument('--requests', type=int, default=10, help='whole-host GETs (default 10)')
     ap.add_argument('--clients', type=int, default=100)
+    ap.add_argument('--poll-interval', type=float, default=1.0, help='seconds between one client\'s GETs (default 1)')
     ap.add_argument('--vf-aer', action='store_true', help='AER counter files on every VF too (gentree.py)')
     ap.add_argument('--tree', help='an existing gentree.py directory to reuse')
     ap.add_argument('--json', default=os.path.join(BENCH_DIR, 'results', 'fleet.json'))
@@ -198,8 +206,9 @@ def main():
             st_times.append(dt)
         res['status'] = {'median_ms': statistics.median(st_times) * 1e3, 'lines': r.stdout.count(b'\n')}
 
-        lat, failures = asyncio.run(clients(sock, '/v1/devices/' + pf, a.clients, 20))
-        res['clients'] = {'n': a.clients, 'requests': len(lat) + len(failures), 'failures': len(failures),
+        lat, failures = asyncio.run(clients(sock, '/v1/devices/' + pf, a.clients, 20, a.poll_interval))
+        res['clients'] = {'n': a.clients, 'poll_interval_s': a.poll_interval,
+                          'requests': len(lat) + len(failures), 'failures': len(failures),
                           'p50_ms': statistics.median(lat) * 1e3, 'p99_ms': pct(lat, 99) * 1e3}
         res['rss'] = {'idle_kib': rss_idle, 'after_gets_kib': rss_after,
                       'after_all_kib': proc_kib(proc.pid, 'VmRSS'), 'hwm_kib': proc_kib(proc.pid, 'VmHWM'),
@@ -224,8 +233,8 @@ def main():
                                                d['daemon_cpu_s_per_request'] * 1e3, d['bare_scan_over_get']))
     print('GET /v1/devices/PF (%d VFs)      %8.2f ms   p99 %.2f ms' % (a.vfs, p['median_ms'], p['p99_ms']))
     print('sriovctl status (whole host)     %8.0f ms   %d lines' % (res['status']['median_ms'], res['status']['lines']))
-    print('%d clients polling GET PF        p50 %.2f ms  p99 %.2f ms  %d requests, %d failed' %
-          (c['n'], c['p50_ms'], c['p99_ms'], c['requests'], c['failures']))
+    print('%d clients polling GET PF every %.1f s: p50 %.2f ms  p99 %.2f ms  %d requests, %d failed' %
+          (c['n'], a.poll_interval, c['p50_ms'], c['p99_ms'], c['requests'], c['failures']))
     print('RSS idle %.1f MiB, after %d whole-host GETs %.1f MiB, at the end %.1f MiB, VmHWM %.1f MiB' %
           (m['idle_kib'] / 1024, a.requests, m['after_gets_kib'] / 1024, m['after_all_kib'] / 1024,
            m['hwm_kib'] / 1024))

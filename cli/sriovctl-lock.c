@@ -126,7 +126,10 @@ int ctl_lock(struct ctl_context *ctx, int argc, char **argv) {
         r = sriov_flock_acquire(lock_dir, &spec, timeout_ms, &locks);
         if (r < 0) {
                 fprintf(stderr, "sriovctl lock: cannot take the locks for %s in %s: %s\n", SRIOV_ADDR_STR(&addr), lock_dir,
-                        r == -ETIMEDOUT ? "timed out, someone else holds them" : strerror(-r));
+                        r == -ETIMEDOUT ? "timed out, someone else holds them" :
+                        r == -EACCES ? "permission denied: only root and sriovd's admin group may lock (the folder is 2750, its files 0640)" :
+                        r == -ENOENT ? "no lock file yet, and only root may create one (sriovd creates them for every function it sees)" :
+                        strerror(-r));
                 return CTL_EXIT_FAILED;
         }
 

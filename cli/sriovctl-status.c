@@ -35,6 +35,17 @@ static void print_pf(json_object *d) {
                 printf(", root port %s", json_object_get_string(json_object_array_get_idx(up, 0)));
         if (ctl_jint(d, "iommu_group", -1) >= 0)
                 printf(", IOMMU group %" PRId64, ctl_jint(d, "iommu_group", -1));
+        json_object *net = ctl_jget(d, "network");
+        if (net) {
+                printf("\n   interface %s", strna(ctl_jstr(net, "ifname")));
+                const char *mac = ctl_jstr(net, "mac"), *oper = ctl_jstr(net, "operstate");
+                if (mac)
+                        printf(", MAC %s", mac);
+                if (oper)
+                        printf(", %s", oper);
+                if (ctl_jint(net, "speed_mbps", -1) >= 0)
+                        printf(", %" PRId64 " Mbit/s", ctl_jint(net, "speed_mbps", -1));
+        }
         printf("\n   VFs: %zu of %" PRId64 " enabled", n_vfs, ctl_jint(sriov, "total_vfs", 0));
         ap = ctl_jget(sriov, "drivers_autoprobe");
         if (ap)
@@ -67,8 +78,21 @@ static void print_pf(json_object *d) {
                 bound += drv != NULL;
                 printf("   %-4" PRId64 " %-14s %-12s ", ctl_jint(vf, "index", -1), strna(ctl_jstr(vf, "address")), drv ?: "-");
                 print_group(ctl_jint(vf, "iommu_group", -1));
-                if (ctl_jstr(vf, "vfio_device"))
-                        printf(" %s", ctl_jstr(vf, "vfio_device"));
+                const char *vfio = ctl_jstr(vf, "vfio_device");
+                if (vfio)
+                        printf(" %s", vfio);
+                const char *vif = ctl_jstr(vf, "netdev");
+                if (vif)
+                        printf(" %s", vif);
+                json_object *nvfs = ctl_jget(net, "vfs");
+                json_object *vnet = nvfs && i < json_object_array_length(nvfs) ? json_object_array_get_idx(nvfs, i) : NULL;
+                json_object *drifted = ctl_jget(vnet, "drifted"), *refused = ctl_jget(vnet, "refused");
+                for (size_t k = 0; drifted && k < json_object_array_length(drifted); k++)
+                        printf("%s%s", k == 0 ? "  drift: " : ", ", json_object_get_string(json_object_array_get_idx(drifted, k)));
+                for (size_t k = 0; refused && k < json_object_array_length(refused); k++) {
+                        json_object *r = json_object_array_get_idx(refused, k);
+                        printf("%s%s (%s)", k == 0 ? "  refused: " : ", ", strna(ctl_jstr(r, "attribute")), strna(ctl_jstr(r, "error")));
+                }
                 printf("\n");
         }
         if (bound < n_vfs)

@@ -3,6 +3,7 @@
 #include <event2/bufferevent.h>
 #include <event2/keyvalq_struct.h>
 #include <grp.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,12 @@
 #include <sys/un.h>
 
 #include "sriov-json.h"
+#include "sriovd-netdev.h"
 #include "sriovd-api.h"
+#include "sriovd-api-parse.h"
+#include "sriovd-conn.h"
+#include "sriovd-lockfiles.h"
+#include "sriov-flock.h"
 #include "sriovd-log.h"
 #include "sriovd-manager.h"
 #include "sriovd-operation.h"
@@ -26,10 +32,9 @@
 #include "sriov-bind.h"
 #include "sriov-enable.h"
 
-#define API_MAX_BODY (64 * 1024)
+#define API_MAX_BODY SRIOVD_API_MAX_BODY
 #define API_MAX_HEADERS (16 * 1024)
-#define API_MAX_PATH 512
-#define API_MAX_SEGMENTS 6
+#define API_MAX_SEGMENTS SRIOVD_API_MAX_SEGMENTS
 
 struct sriovd_api {
         struct sriovd_manager *manager;
@@ -37,21 +42,10 @@ struct sriovd_api {
         char *socket_path;
         gid_t admin_gid;
         bool have_admin_gid;
+        struct sriovd_conns *conns;
 };
 
-/* A request's path, split and percent-decoded. */
-struct api_path {
-        size_t n;
-        char *seg[API_MAX_SEGMENTS];
-};
-
-static void api_path_done(struct api_path *p) {
-        for (size_t i = 0; i < p->n; i++)
-                free(p->seg[i]);
-        p->n = 0;
-}
-
-typedef void (*api_handler)(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p);
+typedef void (*api_handler)(struct sriovd_api *api, struct evhttp_request *req, const struct sriovd_api_path *p);
 
 static const char *status_reason(int status) {
         switch (status) {
@@ -79,6 +73,7 @@ void sriovd_api_reply_json(struct evhttp_request *req, int status, json_object *
                 json_object_put(body);
                 return;
         }
+        sriovd_conns_release(req);      /* no longer waiting: the short timeout again */
         buf = evbuffer_new();
 
         text = body ? json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
@@ -110,52 +105,6 @@ void sriovd_api_reply_error(struct evhttp_request *req, int status, const char *
         sriovd_api_reply_json(req, status, o);
 }
 
-/* Splits "/v1/devices/0000:01:00.0" into decoded segments. Rejects what no valid
- * request has: NUL bytes after decoding, empty or dot segments, too many or too long. */
-static int api_path_parse(const char *raw, struct api_path *ret) {
-        struct api_path p = {};
-        const char *s = raw;
-
-        if (!raw || raw[0] != '/' || strlen(raw) > API_MAX_PATH)
-                return -EINVAL;
-
-        while (*s) {
-                const char *start, *end;
-                size_t len;
-                char *piece, *decoded;
-
-                while (*s == '/')
-                        s++;
-                if (!*s)
-                        break;
-                start = s;
-                end = strchr(start, '/');
-                len = end ? (size_t) (end - start) : strlen(start);
-                s = start + len;
-
-                if (p.n >= API_MAX_SEGMENTS) {
-                        api_path_done(&p);
-                        return -E2BIG;
-                }
-                piece = strndup(start, len);
-                if (!piece) {
-                        api_path_done(&p);
-                        return -ENOMEM;
-                }
-                size_t dlen = 0;
-                decoded = evhttp_uridecode(piece, 0, &dlen);
-                free(piece);
-                if (!decoded || dlen != strlen(decoded) || dlen == 0 || streq(decoded, ".") || streq(decoded, "..")) {
-                        free(decoded);
-                        api_path_done(&p);
-                        return -EINVAL;
-                }
-                p.seg[p.n++] = decoded;
-        }
-        *ret = p;
-        return 0;
-}
-
 static int peer_credentials(struct evhttp_request *req, struct ucred *ret) {
         struct evhttp_connection *conn = evhttp_request_get_connection(req);
         struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
@@ -170,30 +119,69 @@ static int peer_credentials(struct evhttp_request *req, struct ucred *ret) {
         return 0;
 }
 
+int sriovd_api_peer_uid(struct evhttp_request *req, uid_t *ret) {
+        struct ucred cred;
+        int r = peer_credentials(req, &cred);
+
+        if (r < 0)
+                return r;
+        *ret = cred.uid;
+        return 0;
+}
+
+/* The peer's supplementary groups (SO_PEERGROUPS, Linux 4.13); the kernel says how much
+ * room they need (ERANGE), so a user in many groups is not cut off at a fixed size. */
+static bool peer_in_group(int fd, gid_t gid) {
+        _cleanup_free_ gid_t *groups = NULL;
+        socklen_t len = 64 * sizeof(gid_t);
+
+        for (unsigned tries = 0; tries < 4; tries++) {
+                free(groups);
+                groups = malloc(len ?: sizeof(gid_t));
+                if (!groups)
+                        return false;
+                if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0) {
+                        for (size_t i = 0; i < len / sizeof(gid_t); i++)
+                                if (groups[i] == gid)
+                                        return true;
+                        return false;
+                }
+                if (errno != ERANGE)
+                        return false;
+        }
+        return false;
+}
+
 /* Root, the daemon's own user, and members of the admin group may change state;
  * everyone who can reach the socket may read. */
-static bool api_peer_may_write(struct sriovd_api *api, struct evhttp_request *req) {
+static bool creds_privileged(struct sriovd_api *api, uid_t uid, gid_t gid, int fd) {
+        if (uid == 0 || uid == geteuid())
+                return true;
+        if (!api || !api->have_admin_gid)
+                return false;
+        return gid == api->admin_gid || peer_in_group(fd, api->admin_gid);
+}
+
+static bool conn_privileged(uid_t uid, gid_t gid, int fd, void *userdata) {
+        return creds_privileged(userdata, uid, gid, fd);
+}
+
+bool sriovd_api_peer_privileged(struct sriovd_api *api, struct evhttp_request *req) {
         struct ucred cred;
 
         if (peer_credentials(req, &cred) < 0)
                 return false;
         if (cred.uid == 0 || cred.uid == geteuid())
                 return true;
-        if (!api->have_admin_gid)
+        if (!api || !api->have_admin_gid)
                 return false;
         if (cred.gid == api->admin_gid)
                 return true;
-        /* Supplementary groups too (SO_PEERGROUPS, Linux 4.13): admins are usually members
-         * of the group, not users whose primary group it is. */
-        gid_t groups[256];
-        socklen_t len = sizeof(groups);
+        /* Supplementary groups too: admins are usually members of the group, not users
+         * whose primary group it is. */
         struct evhttp_connection *conn = evhttp_request_get_connection(req);
         struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
-        if (bev && getsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0)
-                for (size_t i = 0; i < len / sizeof(gid_t); i++)
-                        if (groups[i] == api->admin_gid)
-                                return true;
-        return false;
+        return bev && peer_in_group(bufferevent_getfd(bev), api->admin_gid);
 }
 
 /* A device as the model has it, plus what only the daemon knows - the desired VF count,
@@ -263,6 +251,7 @@ static void text_tail(struct sriovd_textbuf *b, const struct sriov_device *d, vo
                 return;
         put_json(b, "recovery", sriovd_recovery_pf_json(api->manager->recovery, &d->addr));
         put_json(b, "operations", sriovd_ops_for_pf_json(api->manager->ops, &d->addr));
+        put_json(b, "network", sriovd_netdev_pf_json(api->manager->netdev, d));
 }
 
 static void device_text(struct sriovd_api *api, struct sriovd_textbuf *b, const struct sriov_device *d) {
@@ -308,7 +297,7 @@ static bool method_is(struct evhttp_request *req, enum evhttp_cmd_type cmd, cons
         return false;
 }
 
-static void handle_devices(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p) {
+static void handle_devices(struct sriovd_api *api, struct evhttp_request *req, const struct sriovd_api_path *p) {
         const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
         const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
         SriovRole role = _SRIOV_ROLE_INVALID;
@@ -338,7 +327,7 @@ static void handle_devices(struct sriovd_api *api, struct evhttp_request *req, c
         reply_devices(api, req, role);
 }
 
-static void handle_device(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p) {
+static void handle_device(struct sriovd_api *api, struct evhttp_request *req, const struct sriovd_api_path *p) {
         const struct sriov_device *d;
         struct sriov_addr addr;
 
@@ -366,74 +355,22 @@ static void handle_device(struct sriovd_api *api, struct evhttp_request *req, co
 /* The bool query parameter name: absent → def; "1"/"true" → true; "0"/"false" → false. */
 static int query_bool(struct evhttp_request *req, const char *name, bool def, bool *ret) {
         const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-        const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
-        struct evkeyvalq params = {};
-        const char *v;
-        int r = 0;
 
-        *ret = def;
-        if (!query)
-                return 0;
-        if (evhttp_parse_query_str(query, &params) < 0)
-                return -EINVAL;
-        v = evhttp_find_header(&params, name);
-        if (v) {
-                if (streq(v, "1") || streq(v, "true"))
-                        *ret = true;
-                else if (streq(v, "0") || streq(v, "false"))
-                        *ret = false;
-                else
-                        r = -EINVAL;
-        }
-        evhttp_clear_headers(&params);
-        return r;
+        return sriovd_api_query_bool(uri ? evhttp_uri_get_query(uri) : NULL, name, def, ret);
 }
 
 static json_object *read_json_body(struct evhttp_request *req, const char **ret_error) {
         struct evbuffer *in = evhttp_request_get_input_buffer(req);
         size_t len = evbuffer_get_length(in);
-        json_tokener *tok;
-        json_object *o;
-        const char *data;
 
-        if (len == 0) {
-                *ret_error = "a JSON body is required";
-                return NULL;
-        }
-        if (len > API_MAX_BODY) {
+        if (len > API_MAX_BODY) {       /* before evbuffer_pullup() copies it */
                 *ret_error = "body too large";
                 return NULL;
         }
-        data = (const char *) evbuffer_pullup(in, -1);
-        if (memchr(data, '\0', len)) {
-                *ret_error = "the body contains a NUL byte";
-                return NULL;
-        }
-        tok = json_tokener_new_ex(16);
-        if (!tok) {
-                *ret_error = "out of memory";
-                return NULL;
-        }
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-        o = json_tokener_parse_ex(tok, data, (int) len);
-        if (!o || json_tokener_get_error(tok) != json_tokener_success || json_tokener_get_parse_end(tok) != len) {
-                /* Trailing whitespace is fine; anything else after the object is not. */
-                size_t end = json_tokener_get_parse_end(tok);
-                bool only_space = o && json_tokener_get_error(tok) == json_tokener_success;
-                for (size_t i = end; only_space && i < len; i++)
-                        if (data[i] != ' ' && data[i] != '\n' && data[i] != '\r' && data[i] != '\t')
-                                only_space = false;
-                if (!only_space) {
-                        json_object_put(o);
-                        o = NULL;
-                        *ret_error = "the body is not valid JSON";
-                }
-        }
-        json_tokener_free(tok);
-        return o;
+        return sriovd_api_json_body_parse(len > 0 ? (const char *) evbuffer_pullup(in, -1) : "", len, ret_error);
 }
 
-static void handle_device_sriov(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p) {
+static void handle_device_sriov(struct sriovd_api *api, struct evhttp_request *req, const struct sriovd_api_path *p) {
         struct sriov_enable_request request;
         _cleanup_json_ json_object *body = NULL;
         const char *err = NULL;
@@ -464,9 +401,9 @@ static void handle_device_sriov(struct sriovd_api *api, struct evhttp_request *r
         sriovd_ops_submit(api->manager->ops, &addr, &request, req);
 }
 
-static void handle_device_bind(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p) {
+static void handle_device_bind(struct sriovd_api *api, struct evhttp_request *req, const struct sriovd_api_path *p) {
         _cleanup_json_ json_object *body = NULL;
-        const char *err = NULL, *driver = NULL;
+        const char *err = NULL, *driver = NULL, *bad_key = NULL;
         struct sriov_addr addr;
         bool unbind = streq(p->seg[3], "unbind"), force = false;
 
@@ -483,95 +420,46 @@ static void handle_device_bind(struct sriovd_api *api, struct evhttp_request *re
                         sriovd_api_reply_error(req, 400, "Bad request body: %s", err ?: "a JSON object is required");
                         return;
                 }
-                json_object_object_foreach(body, key, val) {
-                        if (!unbind && streq(key, "driver") && json_object_is_type(val, json_type_string))
-                                driver = json_object_get_string(val);
-                        else if (!unbind && streq(key, "force") && json_object_is_type(val, json_type_boolean))
-                                force = json_object_get_boolean(val);
-                        else {
-                                sriovd_api_reply_error(req, 400, "Bad request body: unknown or mistyped member '%.32s' (allowed: %s)",
-                                                       key, unbind ? "none" : "driver (string), force (boolean)");
-                                return;
-                        }
-                }
         }
-        if (!unbind && !sriov_driver_name_valid(driver)) {
-                sriovd_api_reply_error(req, 400, "Bad request body: driver must be a driver name ([A-Za-z0-9_-], at most 64)");
+        if (sriovd_api_bind_body_parse(body, unbind, &driver, &force, &bad_key) < 0) {
+                if (bad_key)
+                        sriovd_api_reply_error(req, 400, "Bad request body: unknown or mistyped member '%.32s' (allowed: %s)",
+                                               bad_key, unbind ? "none" : "driver (string), force (boolean)");
+                else
+                        sriovd_api_reply_error(req, 400, "Bad request body: driver must be a driver name ([A-Za-z0-9_-], at most 64)");
                 return;
         }
         sriovd_binds_submit(api->manager->binds, &addr, unbind ? NULL : driver, force, req);
 }
 
-static int parse_u64_param(const char *v, uint64_t max, uint64_t *ret) {
-        unsigned long long x;
-        char *end;
-
-        if (!v || v[0] < '0' || v[0] > '9' || strlen(v) > 20)
-                return -EINVAL;
-        errno = 0;
-        x = strtoull(v, &end, 10);
-        if (errno != 0 || *end != '\0' || x > max)
-                return -EINVAL;
-        *ret = x;
-        return 0;
-}
-
-static void handle_events(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p) {
+static void handle_events(struct sriovd_api *api, struct evhttp_request *req, const struct sriovd_api_path *p) {
         const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-        const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
-        struct evkeyvalq params = {};
-        struct sriov_addr device;
-        bool have_device = false, follow = false;
-        /* The newest 1000 unless asked otherwise: a full history of 64k events as one
-         * reply would hold the loop for a third of a second (bench/events.py). */
-        uint64_t since = 0, limit = 1000;
+        struct sriovd_events_query q;
+        const char *bad = NULL;
 
         if (!method_is(req, EVHTTP_REQ_GET, "GET"))
                 return;
-        if (query) {
-                if (evhttp_parse_query_str(query, &params) < 0) {
-                        sriovd_api_reply_error(req, 400, "Malformed query string");
-                        return;
-                }
-                for (struct evkeyval *kv = params.tqh_first; kv; kv = kv->next.tqe_next) {
-                        const char *bad = NULL;
-                        if (streq(kv->key, "device")) {
-                                if (sriov_addr_parse(kv->value, &device) < 0)
-                                        bad = "device must be a PCI address DDDD:BB:SS.F";
-                                have_device = true;
-                        } else if (streq(kv->key, "since")) {
-                                if (parse_u64_param(kv->value, UINT64_MAX - 1, &since) < 0)
-                                        bad = "since must be an event sequence number";
-                        } else if (streq(kv->key, "limit")) {
-                                if (parse_u64_param(kv->value, 1000000, &limit) < 0)
-                                        bad = "limit must be a whole number up to 1000000";
-                        } else if (streq(kv->key, "follow")) {
-                                if (streq(kv->value, "1") || streq(kv->value, "true"))
-                                        follow = true;
-                                else if (!streq(kv->value, "0") && !streq(kv->value, "false"))
-                                        bad = "follow must be 0 or 1";
-                        } else
-                                bad = "unknown query parameter (allowed: device, since, limit, follow)";
-                        if (bad) {
-                                evhttp_clear_headers(&params);
-                                sriovd_api_reply_error(req, 400, "%s", bad);
-                                return;
-                        }
-                }
-                evhttp_clear_headers(&params);
+        if (sriovd_api_events_query_parse(uri ? evhttp_uri_get_query(uri) : NULL, &q, &bad) < 0) {
+                sriovd_api_reply_error(req, 400, "%s", bad);
+                return;
         }
-        if (follow) {
-                int r = sriovd_events_follow(api->manager->events, req, have_device ? &device : NULL, since,
-                                             api_peer_may_write(api, req));
+        if (q.follow) {
+                /* A stream that may stay quiet for long: not an idle connection. */
+                struct evhttp_connection *conn = evhttp_request_get_connection(req);
+                if (conn)
+                        evhttp_connection_set_timeout(conn, SRIOVD_CONN_HELD_SEC);
+                int r = sriovd_events_follow(api->manager->events, req, q.have_device ? &q.device : NULL, q.since,
+                                             sriovd_api_peer_privileged(api, req));
                 if (r < 0)
                         sriovd_api_reply_error(req, 503, "Too many followers");
                 return;
         }
-        if (sriovd_events_reply(api->manager->events, req, have_device ? &device : NULL, since, (size_t) limit) < 0)
+        if (sriovd_events_reply(api->manager->events, req, q.have_device ? &q.device : NULL, q.since,
+                                (size_t) q.limit) < 0)
                 sriovd_api_reply_error(req, 500, "Out of memory");
 }
 
-static void handle_device_recover(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p) {
+static void handle_device_recover(struct sriovd_api *api, struct evhttp_request *req, const struct sriovd_api_path *p) {
         struct sriov_addr addr;
 
         if (sriov_addr_parse(p->seg[2], &addr) < 0) {
@@ -583,7 +471,7 @@ static void handle_device_recover(struct sriovd_api *api, struct evhttp_request 
         if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) > 0) {
                 const char *err = NULL;
                 _cleanup_json_ json_object *body = read_json_body(req, &err);
-                if (!body || !json_object_is_type(body, json_type_object) || json_object_object_length(body) > 0) {
+                if (!body || sriovd_api_recover_body_parse(body) < 0) {
                         sriovd_api_reply_error(req, 400, "Bad request body: %s", err ?: "recover takes no parameters ({} or nothing)");
                         return;
                 }
@@ -591,11 +479,11 @@ static void handle_device_recover(struct sriovd_api *api, struct evhttp_request 
         sriovd_recovery_start_pf(api->manager->recovery, &addr, "requested through the API", req);
 }
 
-static void handle_device_policy(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p) {
+static void handle_device_policy(struct sriovd_api *api, struct evhttp_request *req, const struct sriovd_api_path *p) {
         _cleanup_json_ json_object *body = NULL;
         SriovRecoveryPolicy policy = _SRIOV_RECOVERY_POLICY_INVALID;
         const struct sriov_device *d;
-        const char *err = NULL;
+        const char *err = NULL, *bad_key = NULL;
         struct sriov_addr addr;
         unsigned attempts = 0;
         int park = -1;
@@ -611,21 +499,9 @@ static void handle_device_policy(struct sriovd_api *api, struct evhttp_request *
                 sriovd_api_reply_error(req, 400, "Bad request body: %s", err ?: "a JSON object is required");
                 return;
         }
-        json_object_object_foreach(body, key, val) {
-                if (streq(key, "recovery") && json_object_is_type(val, json_type_string) &&
-                    (policy = sriov_recovery_policy_from_string(json_object_get_string(val))) >= 0)
-                        continue;
-                if (streq(key, "max_attempts") && json_object_is_type(val, json_type_int) &&
-                    json_object_get_int64(val) >= 1 && json_object_get_int64(val) <= SRIOV_PF_RECOVERY_ATTEMPTS_MAX) {
-                        attempts = (unsigned) json_object_get_int64(val);
-                        continue;
-                }
-                if (streq(key, "park_idle_vfs") && json_object_is_type(val, json_type_boolean)) {
-                        park = json_object_get_boolean(val);
-                        continue;
-                }
+        if (sriovd_api_policy_body_parse(body, &policy, &attempts, &park, &bad_key) < 0) {
                 sriovd_api_reply_error(req, 400, "Bad request body: '%.32s' is unknown or has a bad value (recovery: "
-                                       "none|notify|remove-rescan|reset, max_attempts: 1..16, park_idle_vfs: boolean)", key);
+                                       "none|notify|remove-rescan|reset, max_attempts: 1..16, park_idle_vfs: boolean)", bad_key);
                 return;
         }
         d = sriov_model_get(api->manager->model, &addr);
@@ -646,7 +522,7 @@ static void handle_device_policy(struct sriovd_api *api, struct evhttp_request *
         sriovd_api_reply_json(req, 200, sriovd_recovery_pf_json(api->manager->recovery, &addr));
 }
 
-static void handle_reload(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p) {
+static void handle_reload(struct sriovd_api *api, struct evhttp_request *req, const struct sriovd_api_path *p) {
         _cleanup_strv_free_ char **errors = NULL;
         int r;
 
@@ -667,26 +543,23 @@ static void handle_reload(struct sriovd_api *api, struct evhttp_request *req, co
         sriovd_api_reply_json(req, 200, sriovd_config_json(api->manager));
 }
 
-static void handle_config(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p) {
+static void handle_config(struct sriovd_api *api, struct evhttp_request *req, const struct sriovd_api_path *p) {
         if (!method_is(req, EVHTTP_REQ_GET, "GET"))
                 return;
         sriovd_api_reply_json(req, 200, sriovd_config_json(api->manager));
 }
 
-static void handle_operations(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p) {
+static void handle_operations(struct sriovd_api *api, struct evhttp_request *req, const struct sriovd_api_path *p) {
         if (!method_is(req, EVHTTP_REQ_GET, "GET"))
                 return;
         sriovd_api_reply_json(req, 200, sriovd_ops_list_json(api->manager->ops));
 }
 
-static void handle_operation(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p) {
-        unsigned long long id;
-        char *end;
+static void handle_operation(struct sriovd_api *api, struct evhttp_request *req, const struct sriovd_api_path *p) {
+        uint64_t id;
         bool wait;
 
-        errno = 0;
-        id = strtoull(p->seg[2], &end, 10);
-        if (errno != 0 || *end != '\0' || p->seg[2][0] < '1' || p->seg[2][0] > '9' || strlen(p->seg[2]) > 19) {
+        if (sriovd_api_operation_id_parse(p->seg[2], &id) < 0) {
                 sriovd_api_reply_error(req, 400, "Malformed operation id '%.32s': a positive whole number", p->seg[2]);
                 return;
         }
@@ -699,7 +572,7 @@ static void handle_operation(struct sriovd_api *api, struct evhttp_request *req,
         sriovd_ops_reply_one(api->manager->ops, id, wait, req);
 }
 
-static void handle_metrics(struct sriovd_api *api, struct evhttp_request *req, const struct api_path *p) {
+static void handle_metrics(struct sriovd_api *api, struct evhttp_request *req, const struct sriovd_api_path *p) {
         if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD && !method_is(req, EVHTTP_REQ_GET, "GET, HEAD"))
                 return;
         sriovd_metrics_reply(api->manager->metrics, req);
@@ -731,9 +604,9 @@ static const struct api_route routes[] = {
 static void api_dispatch(struct evhttp_request *req, void *userdata) {
         struct sriovd_api *api = userdata;
         const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-        _cleanup_(api_path_done) struct api_path p = {};
+        _cleanup_(sriovd_api_path_done) struct sriovd_api_path p = {};
 
-        if (!uri || api_path_parse(evhttp_uri_get_path(uri), &p) < 0) {
+        if (!uri || sriovd_api_path_parse(evhttp_uri_get_path(uri), &p) < 0) {
                 sriovd_api_reply_error(req, 400, "Malformed request path");
                 return;
         }
@@ -748,7 +621,7 @@ static void api_dispatch(struct evhttp_request *req, void *userdata) {
                 if (!match)
                         continue;
                 if (r->writes && evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
-                    !api_peer_may_write(api, req)) {
+                    !sriovd_api_peer_privileged(api, req)) {
                         sriovd_api_reply_error(req, 403, "Changing state needs root or the admin group; this caller may only read");
                         return;
                 }
@@ -787,6 +660,8 @@ static int mkdir_parents(const char *path) {
         return 0;
 }
 
+static void api_prepare_lock_dir(struct sriovd_api *api);
+
 void sriovd_api_set_admin_group(struct sriovd_api *api, const char *group) {
         struct group *g;
         unsigned long gid;
@@ -795,8 +670,10 @@ void sriovd_api_set_admin_group(struct sriovd_api *api, const char *group) {
         if (!api)
                 return;
         api->have_admin_gid = false;
-        if (!group)
+        if (!group) {
+                api_prepare_lock_dir(api);
                 return;
+        }
         g = getgrnam(group);
         gid = strtoul(group, &end, 10);
         if (g) {
@@ -807,6 +684,22 @@ void sriovd_api_set_admin_group(struct sriovd_api *api, const char *group) {
                 api->have_admin_gid = true;
         } else
                 log_warning("Admin group '%s' does not exist; only root and sriovd's own user may change state", group);
+        api_prepare_lock_dir(api);
+}
+
+/* Lock files: root and the admin group only (anyone who can open one can hold it). */
+static void api_prepare_lock_dir(struct sriovd_api *api) {
+        char dir[PATH_MAX];
+        int r;
+
+        if (!api->manager->options->runtime_dir)
+                return;
+        snprintf(dir, sizeof(dir), "%s/locks", api->manager->options->runtime_dir);
+        r = sriov_flock_dir_prepare(dir, api->have_admin_gid ? api->admin_gid : (gid_t) -1);
+        if (r < 0)
+                log_warning_errno(r, "Cannot prepare the lock directory %s", dir);
+        else if (api->manager->model)
+                sriovd_lock_files_create(api->manager, NULL);
 }
 
 int sriovd_api_new(struct sriovd_manager *m, const char *socket_path, struct sriovd_api **ret) {
@@ -858,19 +751,23 @@ int sriovd_api_new(struct sriovd_manager *m, const char *socket_path, struct sri
 
         evhttp_set_max_body_size(api->http, API_MAX_BODY);
         evhttp_set_max_headers_size(api->http, API_MAX_HEADERS);
-        /* Waiting clients hold their request until an operation settles (minutes for many
-         * VFs); the socket is local, so a long timeout costs little. */
-        evhttp_set_timeout(api->http, SRIOV_TIMEOUT_MS_MAX / 1000);
         /* Accept every method so that the router answers 405 with an Allow header
          * instead of evhttp's bare default. */
         evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
                                               EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
         evhttp_set_gencb(api->http, api_dispatch, api);
-        if (evhttp_accept_socket(api->http, fd) < 0) {
+        struct evhttp_bound_socket *bound = evhttp_accept_socket_with_handle(api->http, fd);
+        if (!bound) {
                 sriovd_api_free(api);
                 return log_error_errno(EIO, "Cannot accept connections on %s", socket_path);
         }
         TAKE_FD(fd);    /* evhttp's listener owns and closes it now */
+        /* Caps per peer, short idle timeouts, a listener that backs off on EMFILE. */
+        r = sriovd_conns_new(m->base, api->http, bound, conn_privileged, api, &api->conns);
+        if (r < 0) {
+                sriovd_api_free(api);
+                return log_error_errno(r, "Cannot set up connection accounting");
+        }
 
         *ret = api;
         return 0;
@@ -879,6 +776,7 @@ int sriovd_api_new(struct sriovd_manager *m, const char *socket_path, struct sri
 struct sriovd_api *sriovd_api_free(struct sriovd_api *api) {
         if (!api)
                 return NULL;
+        api->conns = sriovd_conns_free(api->conns);
         if (api->http)
                 evhttp_free(api->http);
         if (api->socket_path) {

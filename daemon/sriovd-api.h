@@ -8,6 +8,7 @@
 #include <event2/http.h>
 #include <json-c/json.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "sriov-macros.h"
 
@@ -20,6 +21,11 @@ struct sriovd_api *sriovd_api_free(struct sriovd_api *api);
 
 /* Who besides root and sriovd's own user may change state (name or numeric gid; NULL: nobody). */
 void sriovd_api_set_admin_group(struct sriovd_api *api, const char *group);
+
+/* The peer of req (SO_PEERCRED), and whether it may change state: root, sriovd's own
+ * user, or a member of the admin group (primary or supplementary). */
+int sriovd_api_peer_uid(struct evhttp_request *req, uid_t *ret);
+bool sriovd_api_peer_privileged(struct sriovd_api *api, struct evhttp_request *req);
 
 /* Replies with a JSON body (consumes the reference). */
 void sriovd_api_reply_json(struct evhttp_request *req, int status, json_object *body);

@@ -8,6 +8,7 @@
 #include "sriov-json.h"
 #include "sriov-lock.h"
 #include "sriovd-api.h"
+#include "sriovd-conn.h"
 #include "sriovd-bind.h"
 #include "sriovd-log.h"
 #include "sriovd-manager.h"
@@ -26,7 +27,8 @@ struct bind_op {
         sriov_lock_request *lock;
         struct evhttp_request *req;
         struct event *deadline;
-        struct sriov_bind_result result;
+        struct sriov_bind_result result;        /* the loop's: copied from job_result when done */
+        struct sriov_bind_result job_result;    /* the worker's until bind_job_done() */
         bool running;
         bool deferred;
         bool lock_submitted;
@@ -131,9 +133,10 @@ static int bind_job_run(void *userdata) {
         struct bind_op *op = userdata;
         struct sriov_sysfs *s = op->owner->manager->sysfs;
 
+        /* Only job_result: the deadline may report the hang from the loop meanwhile. */
         if (op->driver[0])
-                return sriov_bind_driver(s, &op->addr, op->driver, &op->result);
-        return sriov_unbind_driver(s, &op->addr, &op->result);
+                return sriov_bind_driver(s, &op->addr, op->driver, &op->job_result);
+        return sriov_unbind_driver(s, &op->addr, &op->job_result);
 }
 
 static void bind_finish(struct bind_op *op) {
@@ -144,6 +147,8 @@ static void bind_finish(struct bind_op *op) {
 static void bind_job_done(int result, void *userdata) {
         struct bind_op *op = userdata;
 
+        if (op->running)
+                op->result = op->job_result;    /* the worker is done with it */
         op->running = false;
         event_del(op->deadline);
         /* The kernel's uevents (bind/unbind) update the model as well; read the result
@@ -296,8 +301,10 @@ void sriovd_binds_submit(struct sriovd_binds *b, const struct sriov_addr *addr, 
                 return;
         }
         struct evhttp_connection *conn = req ? evhttp_request_get_connection(req) : NULL;
-        if (conn)
+        if (conn) {
                 evhttp_connection_set_closecb(conn, on_req_closed, op);
+                sriovd_conns_hold(req);
+        }
         op->next = b->list;
         b->list = op;
         if (sriovd_manager_hierarchy_recovering(b->manager, &op->hierarchy)) {

@@ -17,6 +17,7 @@
 #include "sriovd-manager.h"
 #include "sriovd-metrics.h"
 #include "sriovd-nfd.h"
+#include "sriovd-netdev.h"
 #include "sriovd-operation.h"
 #include "sriovd-recovery.h"
 #include "sriovd-worker.h"
@@ -182,6 +183,7 @@ int sriovd_config_reload(struct sriovd_manager *m, char ***ret_errors) {
         sriovd_nfd_configure(m->nfd, d);
         sriovd_metrics_config_reloaded(m->metrics, true, NULL);
         log_info("Reloaded %s", file);
+        json_object_put(sriovd_netdev_unmatched_json(m->netdev, true));
         sriovd_config_reconcile_all(m, "reload");
         return 0;
 }
@@ -197,9 +199,11 @@ struct vf_attr_job {
         struct sriovd_manager *m;
         unsigned failed, applied;
         char first_error[160];
+        size_t n_results;
+        struct sriov_nl_result *results;        /* every answer, for status */
 };
 
-static void attrs_from_config(const struct sriov_vf_config *v, struct sriov_vf_attrs *a) {
+void sriovd_config_vf_attrs(const struct sriov_vf_config *v, struct sriov_vf_attrs *a) {
         *a = (struct sriov_vf_attrs) {};
         if (v->has_mac) {
                 a->mac_set = true;
@@ -247,6 +251,13 @@ static int vf_attr_job_run(void *userdata) {
                         if (!j->first_error[0])
                                 snprintf(j->first_error, sizeof(j->first_error), "VF %u: %s", j->index[i], strerror(-r));
                 }
+                struct sriov_nl_result *all = reallocarray(j->results, j->n_results + n_res, sizeof(*all));
+                if (all && n_res > 0) {
+                        memcpy(all + j->n_results, res, n_res * sizeof(*res));
+                        j->results = all;
+                        j->n_results += n_res;
+                } else if (all)
+                        j->results = all;
                 for (size_t k = 0; k < n_res; k++) {
                         if (res[k].error == 0) {
                                 j->applied++;
@@ -273,6 +284,8 @@ static void vf_attr_job_done(int result, void *userdata) {
         snprintf(ev.message, sizeof(ev.message), "%u attribute(s) set, %u failed%s%s", j->applied, j->failed,
                  j->failed ? "; first: " : "", j->first_error);
         sriovd_events_record(j->m->events, &ev);
+        sriovd_netdev_note_applied(j->m->netdev, &j->pf, j->results, j->n_results);
+        free(j->results);
         free(j->index);
         free(j->attrs);
         free(j);
@@ -338,12 +351,13 @@ void sriovd_config_apply_vfs(struct sriovd_manager *m, const struct sriov_addr *
                 if (c->vfs[i].index >= pf->pf.n_vfs)
                         continue;
                 j->index[j->n] = c->vfs[i].index;
-                attrs_from_config(&c->vfs[i], &j->attrs[j->n]);
+                sriovd_config_vf_attrs(&c->vfs[i], &j->attrs[j->n]);
                 struct sriov_vf_attrs *a = &j->attrs[j->n];
                 if (a->mac_set || a->vlan_set || a->trust_set || a->spoofchk_set || a->link_state_set ||
                     a->min_tx_rate_set || a->max_tx_rate_set)
                         j->n++;
         }
+        sriovd_netdev_apply_started(m->netdev, pf_addr);
         if (sriovd_workers_submit(m->workers, vf_attr_job_run, vf_attr_job_done, j) < 0)
                 vf_attr_job_done(-ENOMEM, j);
 }
@@ -410,5 +424,6 @@ json_object *sriovd_config_json(struct sriovd_manager *m) {
         json_object_object_add(eff, "aer_poll_interval", json_object_new_int64(m->options->aer_poll_sec));
         json_object_object_add(o, "effective", eff);
         json_object_object_add(o, "last_reload", sriovd_metrics_last_reload_json(m->metrics));
+        json_object_object_add(o, "unmatched", sriovd_netdev_unmatched_json(m->netdev, false));
         return o;
 }

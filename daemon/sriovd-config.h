@@ -34,6 +34,9 @@ void sriovd_config_reconcile_all(struct sriovd_manager *m, const char *why);
  * attributes. */
 void sriovd_config_apply_vfs(struct sriovd_manager *m, const struct sriov_addr *pf);
 
+/* The network settings of one vf.N section as the netlink module takes them. */
+void sriovd_config_vf_attrs(const struct sriov_vf_config *v, struct sriov_vf_attrs *ret);
+
 /* For /dev/vfio/N of a VF just bound to vfio-pci: the configured owner and group. */
 void sriovd_config_vfio_owner(struct sriovd_manager *m, const struct sriov_addr *vf, int iommu_group);
 

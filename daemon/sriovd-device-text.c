@@ -147,6 +147,8 @@ static void put_pf(struct sriovd_textbuf *b, const struct sriov_model *m, const 
                         put_vfio_node(b, vd->driver, vd->iommu_group);
                 else
                         ADD(b, "null");
+                ADD(b, ",\"netdev\":");
+                put_string(b, vd && vd->netdevs ? vd->netdevs[0] : NULL);
                 sriovd_textbuf_putc(b, '}');
         }
         sriovd_textbuf_putc(b, ']');
@@ -184,6 +186,13 @@ void sriovd_device_text_full(struct sriovd_textbuf *b, const struct sriov_model 
         put_int_or_null(b, d->iommu_group);
         ADD(b, ",\"vfio_device\":");
         put_vfio_node(b, d->driver, d->iommu_group);
+        ADD(b, ",\"netdevs\":[");
+        for (char **n = d->netdevs; n && *n; n++) {
+                if (n != d->netdevs)
+                        sriovd_textbuf_putc(b, ',');
+                put_string(b, *n);
+        }
+        sriovd_textbuf_putc(b, ']');
         ADD(b, ",\"upstream\":[");
         for (size_t i = 0; i < d->n_upstream; i++) {
                 if (i > 0)

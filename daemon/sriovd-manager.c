@@ -16,9 +16,13 @@
 #include "sriovd-metrics.h"
 #include "sriovd-nfd.h"
 #include "sriov-uevent.h"
+#include "sriovd-lockfiles.h"
 #include "sriovd-log.h"
 #include "sriovd-manager.h"
+#include "sriovd-netdev.h"
 #include "sriovd-operation.h"
+#include "sriovd-recovery-journal.h"
+#include "sriovd-resync.h"
 #include "sriovd-worker.h"
 #include "sriov-lock.h"
 
@@ -172,6 +176,8 @@ void sriovd_manager_handle_uevent(struct sriovd_manager *m, const char *action, 
                  sriov_model_get(m->model, addr)->role == SRIOV_ROLE_PF)
                 sriovd_ifnames_refresh(m->ifnames, addr);
         sriovd_nfd_changed(m->nfd);
+        if (streq(action, "add"))
+                sriovd_lock_files_create(m, addr);
         if (streq(action, "add") && m->config) {
                 const struct sriov_device *d = sriov_model_get(m->model, addr);
                 /* A PF that appears (hotplug, rescan, recovery) gets its configuration. */
@@ -183,6 +189,8 @@ void sriovd_manager_handle_uevent(struct sriovd_manager *m, const char *action, 
                 event_add(m->drift_timer, &(struct timeval) { .tv_sec = 3 });
         if (m->recovery)
                 sriovd_recovery_on_uevent(m->recovery, action, addr);
+        if (m->netdev && !streq(action, "remove"))
+                sriovd_netdev_on_uevent(m->netdev, addr);
         if (m->ops)
                 sriovd_ops_on_uevent(m->ops, action, addr, error_event != NULL);
 }
@@ -346,6 +354,13 @@ static void on_uevent(const char *action, const struct sriov_addr *addr, struct 
         sriovd_manager_handle_uevent(userdata, action, addr, dev);
 }
 
+static void on_uevent_overflow(void *userdata) {
+        struct sriovd_manager *m = userdata;
+
+        if (m->resync)
+                sriovd_resync_request(m->resync, "The kernel dropped uevents (ENOBUFS)");
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *userdata) {
         struct sriovd_manager *m = userdata;
 
@@ -415,6 +430,7 @@ struct sriovd_manager *sriovd_manager_free(struct sriovd_manager *m) {
         sriovd_ops_free(m->ops);
         sriovd_binds_free(m->binds);
         sriovd_recovery_free(m->recovery);
+        sriovd_netdev_free(m->netdev);
         if (m->drift_timer)
                 event_free(m->drift_timer);
         if (m->startup_timeout)
@@ -426,6 +442,7 @@ struct sriovd_manager *sriovd_manager_free(struct sriovd_manager *m) {
         sriovd_workers_free(m->workers);
         sriov_lock_manager_free(m->locks);
         free(m->desired);
+        sriovd_resync_free(m->resync);
         sriovd_monitor_free(m->monitor);
         if (m->sig_term)
                 event_free(m->sig_term);
@@ -508,6 +525,10 @@ int sriovd_manager_run(struct sriovd_manager *m) {
         r = sriovd_monitor_new(m->base, m->options->uevent_source, on_uevent, m, &m->monitor);
         if (r < 0)
                 return r;
+        r = sriovd_resync_new(m, &m->resync);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up resynchronisation");
+        sriovd_monitor_set_overflow_cb(m->monitor, on_uevent_overflow, m);
 
         r = sriov_model_scan(m->model);
         if (r < 0)
@@ -554,6 +575,10 @@ int sriovd_manager_run(struct sriovd_manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to set up driver binding");
 
+        r = sriovd_netdev_new(m, &m->netdev);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up network interface tracking");
+
         r = sriovd_api_new(m, m->options->socket_path, &m->api);
         if (r < 0)
                 return r;
@@ -585,8 +610,12 @@ int sriovd_manager_run(struct sriovd_manager *m) {
         /* The API answers already (status, progress); READY=1 waits for the configured
          * state, so that units ordered after sriovd.service find their VFs. */
         m->starting = true;
-        if (m->config)
+        /* Before the configuration: a PF that a crash left off the bus comes back first. */
+        (void) sriovd_recovery_journal_resume(m);
+        if (m->config) {
+                json_object_put(sriovd_netdev_unmatched_json(m->netdev, true));
                 sriovd_config_reconcile_all(m, "start");
+        }
         /* Drift that exists already at start is checked once, not only after a uevent. */
         event_add(m->drift_timer, &(struct timeval) { .tv_sec = 3 });
         if (m->startup_pending > 0) {

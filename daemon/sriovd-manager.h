@@ -35,11 +35,13 @@ struct sriovd_manager {
         struct sriov_names *names;
         struct sriov_model *model;
         struct sriovd_monitor *monitor;
+        struct sriovd_resync *resync;           /* after lost uevents */
         struct sriovd_api *api;
         struct sriovd_ops *ops;
         struct sriovd_binds *binds;
         struct sriovd_events *events;
         struct sriovd_recovery *recovery;
+        struct sriovd_netdev *netdev;           /* NICs: interfaces, VF settings, drift */
         struct sriov_config *config;            /* NULL: no file */
         struct sriovd_metrics *metrics;         /* /metrics and its TCP listener */
         struct sriovd_nfd *nfd;                 /* NFD feature file */

@@ -15,7 +15,10 @@ struct sriovd_monitor {
         struct event *ev;
         sriovd_uevent_cb cb;
         void *userdata;
+        sriovd_overflow_cb overflow_cb;
+        void *overflow_userdata;
         uint64_t n_events;
+        uint64_t n_overflows;
 };
 
 static void monitor_dispatch(evutil_socket_t fd, short what, void *userdata) {
@@ -27,8 +30,18 @@ static void monitor_dispatch(evutil_socket_t fd, short what, void *userdata) {
                 const char *action, *sysname;
                 struct sriov_addr addr;
 
-                if (!dev)
+                if (!dev) {
+                        /* The kernel dropped uevents for this socket (a storm outran
+                         * even the 128 MiB buffer). The queue still holds what came
+                         * before and after the gap: keep draining; the model is re-read. */
+                        if (errno == ENOBUFS) {
+                                m->n_overflows++;
+                                if (m->overflow_cb)
+                                        m->overflow_cb(m->overflow_userdata);
+                                continue;
+                        }
                         break;
+                }
                 m->n_events++;
                 action = udev_device_get_action(dev);
                 sysname = udev_device_get_sysname(dev);
@@ -91,6 +104,15 @@ struct sriovd_monitor *sriovd_monitor_free(struct sriovd_monitor *m) {
                 udev_unref(m->udev);
         free(m);
         return NULL;
+}
+
+void sriovd_monitor_set_overflow_cb(struct sriovd_monitor *m, sriovd_overflow_cb cb, void *userdata) {
+        m->overflow_cb = cb;
+        m->overflow_userdata = userdata;
+}
+
+uint64_t sriovd_monitor_overflows(const struct sriovd_monitor *m) {
+        return m->n_overflows;
 }
 
 uint64_t sriovd_monitor_count(const struct sriovd_monitor *m) {

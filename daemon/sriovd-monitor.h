@@ -24,3 +24,8 @@ struct sriovd_monitor *sriovd_monitor_free(struct sriovd_monitor *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct sriovd_monitor *, sriovd_monitor_free);
 
 uint64_t sriovd_monitor_count(const struct sriovd_monitor *m);
+
+/* Called when the kernel reports lost uevents (ENOBUFS): the model may be stale. */
+typedef void (*sriovd_overflow_cb)(void *userdata);
+void sriovd_monitor_set_overflow_cb(struct sriovd_monitor *m, sriovd_overflow_cb cb, void *userdata);
+uint64_t sriovd_monitor_overflows(const struct sriovd_monitor *m);

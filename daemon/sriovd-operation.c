@@ -7,6 +7,7 @@
 #include "sriov-flock.h"
 #include "sriov-lock.h"
 #include "sriovd-api.h"
+#include "sriovd-conn.h"
 #include "sriovd-bind.h"
 #include "sriovd-config.h"
 #include "sriovd-recovery.h"
@@ -16,13 +17,22 @@
 #include "sriovd-metrics.h"
 #include "sriovd-worker.h"
 
+/* How long an operation waits for lock files another process holds (sriovctl lock, a
+ * script) when the request names no timeout: a lock file must not stop every change
+ * of a PF for ever, drift repair and configuration included. */
+#define OP_LOCK_FILE_WAIT_MS_DEFAULT 60000
+
 /* Finished operations kept for GET /v1/operations/{id}. */
 #define OPS_KEEP_FINISHED 64
 #define OP_MAX_WAITERS 32
+/* Requests one user may keep waiting (?wait=1, POST with wait) over all operations:
+ * anyone may wait, so nobody may take every slot. Root and admins are not counted. */
+#define OP_MAX_WAITERS_PER_UID 8
 
 typedef enum op_state {
         OP_QUEUED,              /* waiting for the ordering lock */
-        OP_LOCKING,             /* waiting for other processes' file locks */
+        OP_LOCKING,             /* trying other processes' file locks */
+        OP_LOCKFILE_WAIT,       /* a lock file is held: waiting for it, without in-process locks */
         OP_DEFERRED,            /* the kernel is recovering the hierarchy */
         OP_WRITING,             /* a sriov_numvfs write is in the kernel */
         OP_SETTLING,            /* waiting for uevents */
@@ -33,6 +43,7 @@ typedef enum op_state {
 static const char *const op_state_names[_OP_STATE_MAX] = {
         [OP_QUEUED] = "queued",
         [OP_LOCKING] = "locking",
+        [OP_LOCKFILE_WAIT] = "waiting-for-lock-file",
         [OP_DEFERRED] = "waiting-for-recovery",
         [OP_WRITING] = "writing",
         [OP_SETTLING] = "settling",
@@ -67,6 +78,10 @@ struct sriovd_op {
         sriov_flock *flock_pending;     /* set by the worker, taken on the loop thread */
         int flock_error;
         char lock_dir[256];
+        uint64_t lockfile_deadline_usec;        /* set by the first wait for a lock file */
+        int lockfile_wait_ms;                   /* this wait's budget, for the worker */
+        pid_t lock_holder;                      /* 0: not known (/proc/locks hidden) */
+        char lock_holder_file[128];
 
         unsigned previous;              /* VF count when the operation began */
         bool autoprobe;
@@ -86,6 +101,7 @@ struct sriovd_op {
         uint64_t late_after_ms;
         int write_error;
         unsigned failed_write_value;
+        char failed_file[32];           /* "" : sriov_numvfs */
 
         unsigned settle_target;
         bool pf_change_seen;            /* the kernel's "change" on the PF: it finished adding VFs */
@@ -106,6 +122,7 @@ struct sriovd_op {
         struct sriov_addr parked[16];   /* idle VFs handed to vfio-pci afterwards (park policy) */
         size_t n_waiters;
         struct evhttp_request *waiters[OP_MAX_WAITERS];
+        uid_t waiter_uids[OP_MAX_WAITERS];
         bool reply_with_report;         /* POST with wait: the report itself is the reply */
 
         struct sriovd_op *next;
@@ -117,6 +134,10 @@ struct sriovd_ops {
         sriov_lock_manager *locks;              /* the manager's */
         struct sriovd_op *list;         /* newest first */
         uint64_t next_id;
+        /* Finished operations are trimmed from here, never from inside a callback: the
+         * operation being finished, or the next one a loop over the list visits, must
+         * stay valid until the callback returns. */
+        struct event *trim;
 };
 
 static uint64_t now_usec(void) {
@@ -170,10 +191,24 @@ static json_object *op_to_json(const struct sriovd_op *op) {
                                        json_object_new_string("the kernel is recovering this hierarchy from a PCIe error"));
         else if (op->state == OP_LOCKING)
                 json_object_object_add(o, "waiting_for",
-                                       json_object_new_string("a lock file held by another process (sriovctl lock)"));
+                                       json_object_new_string("the lock files of other processes (sriovctl lock)"));
+        else if (op->state == OP_LOCKFILE_WAIT) {
+                char why[256];
+                uint64_t left = op->lockfile_deadline_usec > now ? (op->lockfile_deadline_usec - now) / 1000 : 0;
+                if (op->lock_holder > 0)
+                        snprintf(why, sizeof(why), "lock file %s, held by process %d (sriovctl lock or a script); "
+                                 "giving up in %" PRIu64 " ms", op->lock_holder_file, (int) op->lock_holder, left);
+                else
+                        snprintf(why, sizeof(why), "a lock file held by another process (sriovctl lock or a script); "
+                                 "giving up in %" PRIu64 " ms", left);
+                json_object_object_add(o, "waiting_for", json_object_new_string(why));
+                if (op->lock_holder > 0)
+                        json_object_object_add(o, "lock_holder_pid", json_object_new_int(op->lock_holder));
+        }
         if (op->write_in_flight) {
                 json_object *w = json_object_new_object();
                 json_object_object_add(w, "value", json_object_new_int64(op->write_value));
+                json_object_object_add(w, "file", json_object_new_string(op->job.attr));
                 json_object_object_add(w, "age_ms", json_object_new_uint64((now - op->write_started_usec) / 1000));
                 json_object_object_add(w, "hung", json_object_new_boolean(op->hung));
                 json_object_object_add(o, "write_in_flight", w);
@@ -221,24 +256,49 @@ static json_object *op_to_json(const struct sriovd_op *op) {
 
 static void on_waiter_closed(struct evhttp_connection *conn, void *userdata) {
         struct sriovd_op *op = userdata;
+        size_t kept = 0;
 
-        /* evhttp frees requests of a closed connection: forget them. */
-        for (size_t i = 0; i < op->n_waiters; i++)
-                if (op->waiters[i] && evhttp_request_get_connection(op->waiters[i]) == conn)
-                        op->waiters[i] = NULL;
+        /* evhttp frees requests of a closed connection: forget them, and give their slots
+         * back. */
+        for (size_t i = 0; i < op->n_waiters; i++) {
+                if (!op->waiters[i] || evhttp_request_get_connection(op->waiters[i]) == conn)
+                        continue;
+                op->waiters[kept] = op->waiters[i];
+                op->waiter_uids[kept] = op->waiter_uids[i];
+                kept++;
+        }
+        op->n_waiters = kept;
+}
+
+static size_t ops_waiters_of_uid(const struct sriovd_ops *ops, uid_t uid) {
+        size_t n = 0;
+
+        for (const struct sriovd_op *op = ops->list; op; op = op->next)
+                for (size_t i = 0; i < op->n_waiters; i++)
+                        n += op->waiters[i] && op->waiter_uids[i] == uid;
+        return n;
 }
 
 static int op_add_waiter(struct sriovd_op *op, struct evhttp_request *req) {
         struct evhttp_connection *conn;
+        uid_t uid = 0;
 
         if (!req)
                 return 0;
         conn = evhttp_request_get_connection(req);
         if (op->n_waiters >= OP_MAX_WAITERS)
                 return -EBUSY;
+        if (sriovd_api_peer_uid(req, &uid) < 0)
+                return -ENOTCONN;
+        if (!sriovd_api_peer_privileged(op->ops->manager->api, req) &&
+            ops_waiters_of_uid(op->ops, uid) >= OP_MAX_WAITERS_PER_UID)
+                return -EUSERS;
+        op->waiter_uids[op->n_waiters] = uid;
         op->waiters[op->n_waiters++] = req;
         if (conn)
                 evhttp_connection_set_closecb(conn, on_waiter_closed, op);
+        /* Long timeout, and told when the client goes away (then on_waiter_closed). */
+        sriovd_conns_hold(req);
         return 0;
 }
 
@@ -325,6 +385,7 @@ static int op_build_report(struct sriovd_op *op, unsigned requested) {
                 .elapsed_ms = (now_usec() - op->created_usec) / 1000,
                 .write_error = op->write_error,
                 .failed_write_value = op->failed_write_value,
+                .failed_file = op->failed_file[0] ? op->failed_file : NULL,
                 .hung = op->hung,
                 .hung_ms = op->hung ? (now_usec() - op->write_started_usec) / 1000 : 0,
                 .n_observed = n,
@@ -502,9 +563,12 @@ static void on_deadline(evutil_socket_t fd, short what, void *userdata) {
                 op->hung = true;
                 op->hung_usec = now_usec();
                 op->failed_write_value = op->write_value;
-                log_error("PF %s: writing %u to sriov_numvfs has not returned after %" PRIu64
-                          " ms: hung in the kernel; PF stays locked until it returns",
-                          SRIOV_ADDR_STR(&op->pf), op->write_value, (now_usec() - op->write_started_usec) / 1000);
+                /* The file that hangs, which is not always sriov_numvfs. */
+                snprintf(op->failed_file, sizeof(op->failed_file), "%s", op->job.attr);
+                log_error("PF %s: writing %u to %s has not returned after %" PRIu64
+                          " ms: hung in the kernel; PF stays locked until it returns, nothing more is written",
+                          SRIOV_ADDR_STR(&op->pf), op->write_value, op->job.attr,
+                          (now_usec() - op->write_started_usec) / 1000);
                 (void) op_build_report(op, op->request.num_vfs);
                 sriovd_metrics_hung_write(op->ops->manager->metrics, SRIOVD_HUNG_NUMVFS);
                 op_count(op, SRIOVD_OP_RESULT_HUNG);
@@ -547,13 +611,28 @@ static void op_write(struct sriovd_op *op, unsigned value, OpPhase phase) {
 
 static void attr_job_done(int result, void *userdata) {
         struct sriovd_op *op = userdata;
+        uint64_t took_ms = (now_usec() - op->write_started_usec) / 1000;
 
         op->write_in_flight = false;
         event_del(op->deadline);
+        if (op->hung) {
+                /* Reported as hung long ago: the kernel took its time over this file, so it
+                 * is in no state for sriov_numvfs now. The operation ends here. */
+                op->late_returned = true;
+                op->late_result = result;
+                op->late_after_ms = took_ms;
+                log_notice("PF %s: the hung write of %s to %s returned after %" PRIu64 " ms: %s; not going on",
+                           SRIOV_ADDR_STR(&op->pf), op->job.value, op->job.attr, took_ms,
+                           result < 0 ? strerror(-result) : "success");
+                op_verify(op);
+                op_finish(op);
+                return;
+        }
         if (result < 0) {
                 log_warning("PF %s: writing %s failed: %s", SRIOV_ADDR_STR(&op->pf), op->job.attr, strerror(-result));
                 op->write_error = -result;
-                op->failed_write_value = op->request.num_vfs;
+                op->failed_write_value = op->write_value;
+                snprintf(op->failed_file, sizeof(op->failed_file), "%s", op->job.attr);
                 (void) op_build_report(op, op->request.num_vfs);
                 op_finish(op);
                 return;
@@ -565,6 +644,7 @@ static void op_write_attr(struct sriovd_op *op, const char *attr, const char *va
         struct timeval tv = ms_to_tv(op_timeout_ms(op, 0));
 
         op->state = OP_WRITING;
+        op->write_value = (unsigned) strtoul(value, NULL, 10);
         op->job = (struct write_job) { .sysfs = op->ops->manager->sysfs, .pf = op->pf };
         snprintf(op->job.attr, sizeof(op->job.attr), "%s", attr);
         snprintf(op->job.value, sizeof(op->job.value), "%s", value);
@@ -642,30 +722,118 @@ static void op_begin(struct sriovd_op *op) {
                 op_write(op, op->request.num_vfs, PHASE_APPLY);
 }
 
-/* Worker thread: flock() in hierarchy → PF order may wait for a script holding them. */
-static int flock_job_run(void *userdata) {
-        struct sriovd_op *op = userdata;
-        struct sriov_flock_spec spec = {
+static struct sriov_flock_spec op_flock_spec(const struct sriovd_op *op) {
+        return (struct sriov_flock_spec) {
                 .hierarchy = op->hierarchy,
                 .hierarchy_mode = SRIOV_LOCK_SHARED,
                 .pf = &op->pf,
                 .pf_mode = SRIOV_LOCK_EXCLUSIVE,
         };
-        int timeout = op->request.timeout_ms ? (int) op->request.timeout_ms : -1;
+}
 
-        return sriov_flock_acquire(op->lock_dir, &spec, timeout, &op->flock_pending);
+/* Worker thread, with the in-process locks held: the lock files, without waiting. */
+static int flock_job_run(void *userdata) {
+        struct sriovd_op *op = userdata;
+        struct sriov_flock_spec spec = op_flock_spec(op);
+
+        return sriov_flock_acquire(op->lock_dir, &spec, 0, &op->flock_pending);
+}
+
+/* Worker thread, with no in-process lock held: waits for the lock files, up to the
+ * operation's budget. */
+static int lockfile_wait_run(void *userdata) {
+        struct sriovd_op *op = userdata;
+        struct sriov_flock_spec spec = op_flock_spec(op);
+
+        return sriov_flock_acquire(op->lock_dir, &spec, op->lockfile_wait_ms, &op->flock_pending);
+}
+
+static void op_lockfile_failed(struct sriovd_op *op, int error) {
+        char msg[384];
+
+        log_warning("PF %s: operation %" PRIu64 " cannot take the lock files in %s: %s", SRIOV_ADDR_STR(&op->pf),
+                    op->id, op->lock_dir, error == -ETIMEDOUT ? "held by another process for too long" : strerror(-error));
+        op->write_error = error == -ETIMEDOUT ? EBUSY : -error;
+        op->failed_write_value = op->request.num_vfs;
+        (void) op_build_report(op, op->request.num_vfs);
+        if (op->have_report) {
+                if (op->lock_holder > 0)
+                        snprintf(msg, sizeof(msg), "not changed: lock file %s is held by process %d (sriovctl lock or a "
+                                 "script); gave up waiting for it", op->lock_holder_file, (int) op->lock_holder);
+                else
+                        snprintf(msg, sizeof(msg), "not changed: a lock file in %s is held by another process "
+                                 "(sriovctl lock or a script)%s", op->lock_dir,
+                                 error == -ETIMEDOUT ? "; gave up waiting for it" : "");
+                char *m = strdup(msg);
+                if (m) {
+                        free(op->report.message);
+                        op->report.message = m;
+                }
+        }
+        op_finish(op);
+}
+
+static void lockfile_wait_done(int result, void *userdata) {
+        struct sriovd_op *op = userdata;
+
+        if (result < 0) {
+                op_lockfile_failed(op, result);
+                return;
+        }
+        /* The files first, now the in-process locks: nobody of ours waits on a file while
+         * holding those (they only try), so holding files here cannot deadlock. */
+        op->flock = TAKE_PTR(op->flock_pending);
+        log_info("PF %s: operation %" PRIu64 " has the lock files", SRIOV_ADDR_STR(&op->pf), op->id);
+        op_submit_lock(op);
+}
+
+/* A lock file is held by another process. Waiting for it with the in-process locks held
+ * would stop everything else of ours on this PF and hierarchy (binds, recovery) behind
+ * someone else's script: give them back, wait off the loop, then queue again. */
+static void op_wait_for_lock_files(struct sriovd_op *op) {
+        struct sriov_flock_spec spec = op_flock_spec(op);
+        _cleanup_free_ char *file = NULL;
+        uint64_t now = now_usec();
+        pid_t holder = 0;
+        int r;
+
+        if (op->lockfile_deadline_usec == 0)
+                op->lockfile_deadline_usec = now + (op->request.timeout_ms ?: OP_LOCK_FILE_WAIT_MS_DEFAULT) * 1000;
+        if (now >= op->lockfile_deadline_usec) {
+                op_lockfile_failed(op, -ETIMEDOUT);
+                return;
+        }
+        op->lock = sriov_lock_request_free(op->lock);
+        op->lock_submitted = false;
+        op->state = OP_LOCKFILE_WAIT;
+        if (sriov_flock_find_holder(op->lock_dir, &spec, &holder, &file) >= 0) {
+                op->lock_holder = holder;
+                snprintf(op->lock_holder_file, sizeof(op->lock_holder_file), "%s", file);
+        } else
+                op->lock_holder = 0;
+        op->lockfile_wait_ms = (int) ((op->lockfile_deadline_usec - now + 999) / 1000);
+        if (op->lock_holder > 0)
+                log_notice("PF %s: operation %" PRIu64 " waits up to %d ms for lock file %s, held by process %d",
+                           SRIOV_ADDR_STR(&op->pf), op->id, op->lockfile_wait_ms, op->lock_holder_file,
+                           (int) op->lock_holder);
+        else
+                log_notice("PF %s: operation %" PRIu64 " waits up to %d ms for a lock file held by another process",
+                           SRIOV_ADDR_STR(&op->pf), op->id, op->lockfile_wait_ms);
+        r = sriovd_workers_submit(op->ops->workers, lockfile_wait_run, lockfile_wait_done, op);
+        if (r < 0)
+                op_lockfile_failed(op, r);
+        sriovd_manager_status_changed(op->ops->manager);
 }
 
 static void flock_job_done(int result, void *userdata) {
         struct sriovd_op *op = userdata;
 
+        if (result == -EAGAIN) {
+                op_wait_for_lock_files(op);
+                return;
+        }
         if (result < 0) {
-                log_warning("PF %s: operation %" PRIu64 " cannot take the lock files in %s: %s", SRIOV_ADDR_STR(&op->pf),
-                            op->id, op->lock_dir, strerror(-result));
-                op->write_error = result == -ETIMEDOUT ? EBUSY : -result;
-                op->failed_write_value = op->request.num_vfs;
-                (void) op_build_report(op, op->request.num_vfs);
-                op_finish(op);
+                op_lockfile_failed(op, result);
                 return;
         }
         op->flock = TAKE_PTR(op->flock_pending);
@@ -677,6 +845,11 @@ static void on_lock_granted(sriov_lock_request *lock, void *userdata) {
         struct sriovd_op *op = userdata;
         int r;
 
+        if (op->flock) {
+                /* Came back from waiting for the files, which it holds. */
+                op_begin(op);
+                return;
+        }
         op->state = OP_LOCKING;
         r = sriovd_workers_submit(op->ops->workers, flock_job_run, flock_job_done, op);
         if (r < 0)
@@ -697,18 +870,32 @@ static void op_free(struct sriovd_op *op) {
         free(op);
 }
 
+/* Keeps the OPS_KEEP_FINISHED most recently finished operations (by when they finished,
+ * not when they were created: a slow operation that ends after many newer ones is the
+ * one a client asks about next) and those a client still waits for. */
 static void ops_trim(struct sriovd_ops *ops) {
-        size_t done = 0;
+        for (;;) {
+                struct sriovd_op **oldest = NULL;
+                size_t done = 0;
 
-        for (struct sriovd_op **p = &ops->list; *p;) {
-                struct sriovd_op *op = *p;
-                if (op->state == OP_DONE && ++done > OPS_KEEP_FINISHED && op->n_waiters == 0) {
-                        *p = op->next;
-                        op_free(op);
-                        continue;
+                for (struct sriovd_op **p = &ops->list; *p; p = &(*p)->next) {
+                        struct sriovd_op *op = *p;
+                        if (op->state != OP_DONE)
+                                continue;
+                        done++;
+                        if (op->n_waiters == 0 && (!oldest || op->finished_usec < (*oldest)->finished_usec))
+                                oldest = p;
                 }
-                p = &op->next;
+                if (done <= OPS_KEEP_FINISHED || !oldest)
+                        return;
+                struct sriovd_op *dead = *oldest;
+                *oldest = dead->next;
+                op_free(dead);
         }
+}
+
+static void on_trim(evutil_socket_t fd, short what, void *userdata) {
+        ops_trim(userdata);
 }
 
 /* Submits a vfio-pci bind for every VF of pf without a driver; returns how many. */
@@ -803,8 +990,9 @@ static void op_finish(struct sriovd_op *op) {
                      op->report.outcome == SRIOV_OUTCOME_PARTIAL ? SRIOVD_OP_RESULT_PARTIAL :
                      SRIOVD_OP_RESULT_FAILED);
         op_startup_done(op);
-        ops_trim(op->ops);
         sriovd_manager_status_changed(op->ops->manager);
+        /* Not now: our callers, and loops over the list, still use op. */
+        event_active(op->ops->trim, EV_TIMEOUT, 1);
 }
 
 static void op_submit_lock(struct sriovd_op *op) {
@@ -885,9 +1073,9 @@ int sriovd_ops_submit(struct sriovd_ops *ops, const struct sriov_addr *pf_addr,
         bool deferred = sriovd_manager_hierarchy_recovering(ops->manager, &op->hierarchy);
         if (deferred)
                 op->state = OP_DEFERRED;
-        if (request->wait)
-                (void) op_add_waiter(op, req);
-        else
+        if (!request->wait || op_add_waiter(op, req) < 0)
+                /* Every wait slot taken: the client gets the operation to poll instead of
+                 * a request nobody would ever answer. */
                 sriovd_api_reply_json(req, 202, op_to_json(op));
 
         log_info("PF %s: operation %" PRIu64 " queued: %u VFs, %s", SRIOV_ADDR_STR(pf_addr), op->id, request->num_vfs,
@@ -976,6 +1164,11 @@ int sriovd_ops_new(struct sriovd_manager *m, struct sriovd_ops **ret) {
         ops->manager = m;
         ops->workers = m->workers;
         ops->locks = m->locks;
+        ops->trim = event_new(m->base, -1, 0, on_trim, ops);
+        if (!ops->trim) {
+                free(ops);
+                return -ENOMEM;
+        }
         *ret = ops;
         return 0;
 }
@@ -990,6 +1183,7 @@ struct sriovd_ops *sriovd_ops_free(struct sriovd_ops *ops) {
                 op->n_waiters = 0;
                 op_free(op);
         }
+        event_free(ops->trim);
         free(ops);
         return NULL;
 }
@@ -1008,7 +1202,11 @@ void sriovd_ops_reply_one(struct sriovd_ops *ops, uint64_t id, bool wait, struct
                 if (op->id != id)
                         continue;
                 if (wait && op->state != OP_DONE && !op->replied_hung) {
-                        if (op_add_waiter(op, req) < 0)
+                        int r = op_add_waiter(op, req);
+                        if (r == -EUSERS)
+                                sriovd_api_reply_error(req, 503, "This user already has %d requests waiting; "
+                                                       "close one or poll without wait=1", OP_MAX_WAITERS_PER_UID);
+                        else if (r < 0)
                                 sriovd_api_reply_error(req, 503, "Too many clients wait for operation %" PRIu64, id);
                         return;
                 }

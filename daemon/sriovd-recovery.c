@@ -16,6 +16,7 @@
 #include "sriovd-operation.h"
 #include "sriovd-recovery.h"
 #include "sriovd-metrics.h"
+#include "sriovd-recovery-journal.h"
 #include "sriovd-worker.h"
 
 #define PF_REC_MAX_WAITERS 16
@@ -225,6 +226,8 @@ static void rec_finish(struct pf_rec *rec) {
                                      a.kind == SRIOV_PF_ACTION_DONE_OK ? SRIOVD_RECOVERY_RESULT_SUCCEEDED :
                                      a.kind == SRIOV_PF_ACTION_NOTIFY_ONLY ? SRIOVD_RECOVERY_RESULT_NOTIFIED :
                                      SRIOVD_RECOVERY_RESULT_FAILED);
+        if (rec->started)
+                sriovd_recovery_journal_end(rec->owner->manager, &rec->pf);
         rec->flock = sriov_flock_release(rec->flock);
         sriov_lock_request_release(rec->lock);
         rec_reply_waiters(rec);
@@ -437,6 +440,7 @@ static void rec_begin(struct pf_rec *rec) {
         int r;
 
         rec->started = true;
+        sriovd_recovery_journal_begin(rec->owner->manager, &rec->pf, &rec->bridge, rec->num_vfs);
         r = sriov_pf_recovery_start(rec->machine, now_usec(), &a);
         if (r < 0) {
                 log_error_errno(r, "Cannot start the recovery of %s", SRIOV_ADDR_STR(&rec->pf));

@@ -47,17 +47,29 @@ static pthread_mutex_t aer_names_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *aer_names[AER_NAMES_MAX];
 static size_t n_aer_names;
 
+static size_t aer_names_hint;   /* files list names in the same order: try the next first */
+
+static bool aer_name_is(size_t i, const char *s, size_t len) {
+        return strncmp(aer_names[i], s, len) == 0 && aer_names[i][len] == '\0';
+}
+
 static const char *aer_name_intern(const char *s, size_t len) {
         const char *found = NULL;
 
         pthread_mutex_lock(&aer_names_lock);
+        if (aer_names_hint < n_aer_names && aer_name_is(aer_names_hint, s, len))
+                found = aer_names[aer_names_hint++];
         for (size_t i = 0; i < n_aer_names && !found; i++)
-                if (strlen(aer_names[i]) == len && memcmp(aer_names[i], s, len) == 0)
+                if (aer_name_is(i, s, len)) {
                         found = aer_names[i];
+                        aer_names_hint = i + 1;
+                }
         if (!found && n_aer_names < AER_NAMES_MAX) {
                 char *copy = strndup(s, len);
-                if (copy)
+                if (copy) {
                         found = aer_names[n_aer_names++] = copy;
+                        aer_names_hint = n_aer_names;
+                }
         }
         pthread_mutex_unlock(&aer_names_lock);
         return found;
@@ -124,12 +136,20 @@ int sriov_aer_parse(const char *text, struct sriov_aer_counters *ret) {
                 if (r < 0)
                         return r;
 
+                /* The kernel prints each name once. A repeated one would make every
+                 * later reading look like growth (the first of a name is the one
+                 * looked up), so it is as malformed as a line without a count. */
                 if (strneq(line, "TOTAL_ERR_", 10)) {
+                        if (c.has_total)
+                                return -EBADMSG;
                         c.has_total = true;
                         c.total = count;
                 } else {
                         if (c.n_counters >= SRIOV_AER_COUNTERS_MAX)
                                 return -E2BIG;
+                        for (size_t i = 0; i < c.n_counters; i++)
+                                if (strlen(counters[i].name) == name_len && memcmp(counters[i].name, line, name_len) == 0)
+                                        return -EBADMSG;
                         counters[c.n_counters].name = aer_name_intern(line, name_len);
                         if (!counters[c.n_counters].name)
                                 return -ENOMEM;

@@ -1,13 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 
 #include "sriov-bind.h"
+#include "sriov-spawn.h"
 #include "sriov-log.h"
-
-extern char **environ;
 
 bool sriov_driver_name_valid(const char *name) {
         size_t n;
@@ -31,21 +29,20 @@ bool sriov_driver_name_valid(const char *name) {
 static int load_module(const char *driver) {
         const char *paths[] = { "/sbin/modprobe", "/usr/sbin/modprobe", "/bin/modprobe", "/usr/bin/modprobe" };
         char *argv[] = { (char *) "modprobe", (char *) "-q", (char *) driver, NULL };
-        int status, r = -ENOENT;
-        pid_t pid;
 
         for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
+                int r;
+
                 if (access(paths[i], X_OK) < 0)
                         continue;
-                r = posix_spawn(&pid, paths[i], NULL, NULL, argv, environ);
-                if (r != 0)
-                        return -r;
-                while (waitpid(pid, &status, 0) < 0)
-                        if (errno != EINTR)
-                                return negative_errno();
-                return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -ENOPKG;
+                /* From a worker thread that blocks every signal: sriov_spawn_wait() gives
+                 * the child a clean mask. */
+                r = sriov_spawn_wait(paths[i], argv);
+                if (r < 0 && r != -ECHILD)
+                        return r;
+                return r == 0 ? 0 : -ENOPKG;
         }
-        return r;
+        return -ENOENT;
 }
 
 static int fail(struct sriov_bind_result *ret, const char *step, int error) {

@@ -68,7 +68,7 @@ enum {
 };
 enum {
         P_NUM_VFS, P_POLICY, P_DRIVERS_AUTOPROBE, P_VF_DRIVER, P_RECOVERY, P_RECOVERY_ATTEMPTS,
-        P_PARK_IDLE_VFS, P_REPAIR_DRIFT, P_VFIO_OWNER, P_VFIO_GROUP, _P_MAX,
+        P_PARK_IDLE_VFS, P_REPAIR_DRIFT, P_REAPPLY, P_VFIO_OWNER, P_VFIO_GROUP, _P_MAX,
 };
 enum {
         V_MAC, V_VLAN, V_QOS, V_VLAN_PROTO, V_TRUST, V_SPOOF_CHECK, V_LINK_STATE, V_MIN_TX_RATE,
@@ -539,6 +539,7 @@ static const struct key_info pf_keys[_P_MAX] = {
                                   1, SRIOV_CONFIG_RECOVERY_ATTEMPTS_MAX },
         [P_PARK_IDLE_VFS] = { "park-idle-vfs", parse_bool, json_boolean_value, P(park_idle_vfs) },
         [P_REPAIR_DRIFT] = { "repair-drift", parse_bool, json_boolean_value, P(repair_drift) },
+        [P_REAPPLY] = { "reapply", parse_bool, json_boolean_value, P(reapply) },
         [P_VFIO_OWNER] = { "vfio-owner", parse_account, json_string_or_null, P(vfio_owner) },
         [P_VFIO_GROUP] = { "vfio-group", parse_account, json_string_or_null, P(vfio_group) },
 };

@@ -128,6 +128,8 @@ struct sriov_pf_config {
         unsigned recovery_attempts;     /* 1..100, default 3 */
         bool park_idle_vfs;             /* default false */
         bool repair_drift;              /* default false */
+        bool reapply;                   /* per-VF network settings changed behind sriovd's
+                                         * back are set again; default false */
         char *vfio_owner;               /* user name or numeric uid, not resolved; NULL: not set */
         char *vfio_group;               /* group name or numeric gid, not resolved; NULL: not set */
 

@@ -36,6 +36,7 @@ struct sriov_device *sriov_device_free(struct sriov_device *d) {
         free(d->vendor_name);
         free(d->device_name);
         free(d->pf.vfs);
+        strv_free(d->netdevs);
         sriov_aer_done(&d->aer);
         free(d);
         return NULL;
@@ -306,6 +307,10 @@ int sriov_device_load(struct sriov_sysfs *s, const struct sriov_addr *a, struct 
         }
 
         r = sriov_aer_load(fd, &d->aer);
+        if (r < 0)
+                return r;
+
+        r = sriov_sysfs_list_netdevs(fd, &d->netdevs);
         if (r < 0)
                 return r;
 

@@ -59,6 +59,9 @@ struct sriov_device {
         struct sriov_pf_info pf;        /* role == SRIOV_ROLE_PF */
         struct sriov_vf_info vf;        /* role == SRIOV_ROLE_VF */
         struct sriov_aer aer;
+        char **netdevs;                 /* network interfaces (net/), sorted; NULL: none.
+                                         * For a PF, netdevs[0] is the name [pf "IFNAME"]
+                                         * sections and metrics use. */
 };
 
 const char *sriov_role_to_string(SriovRole r);

@@ -231,9 +231,13 @@ static int build_message(struct sriov_report *r) {
         }
 
         if (r->hung)
-                snprintf(buf, sizeof(buf), "writing %u to sriov_numvfs has not returned after %" PRIu64
+                snprintf(buf, sizeof(buf), "writing %u to %s has not returned after %" PRIu64
                          " ms: hung in the kernel; the PF stays locked until it returns",
-                         r->failed_write_value, r->hung_ms);
+                         r->failed_write_value, r->failed_file[0] ? r->failed_file : "sriov_numvfs", r->hung_ms);
+        else if (r->write_error != 0 && r->failed_file[0])
+                snprintf(buf, sizeof(buf), "writing %u to %s failed (%s): %s; sriov_numvfs not written",
+                         r->failed_write_value, r->failed_file, strerrorname_np(r->write_error) ?: "error",
+                         strerror(r->write_error));
         else if (r->write_error != 0)
                 snprintf(buf, sizeof(buf), "the kernel refused %u VFs (%s): %s", r->failed_write_value,
                          strerrorname_np(r->write_error) ?: "error", sriov_numvfs_strerror(r->write_error));
@@ -283,6 +287,8 @@ int sriov_report_build(const struct sriov_report_input *in, struct sriov_report 
                 .hung = in->hung,
                 .hung_ms = in->hung_ms,
         };
+        if (in->failed_file && !streq(in->failed_file, "sriov_numvfs"))
+                snprintf(r.failed_file, sizeof(r.failed_file), "%s", in->failed_file);
         size_t extra = 0;
         int e;
 
@@ -396,11 +402,16 @@ json_object *sriov_report_to_json(const struct sriov_report *r) {
                 json_object_object_add(e, "name", json_object_new_string(strerrorname_np(r->write_error) ?: "unknown"));
                 json_object_object_add(e, "message", json_object_new_string(sriov_numvfs_strerror(r->write_error)));
                 json_object_object_add(e, "value", json_object_new_int64(r->failed_write_value));
+                if (r->failed_file[0])
+                        json_object_object_add(e, "file", json_object_new_string(r->failed_file));
                 json_object_object_add(o, "kernel_error", e);
         }
         json_object_object_add(o, "hung", json_object_new_boolean(r->hung));
-        if (r->hung)
+        if (r->hung) {
                 json_object_object_add(o, "hung_ms", json_object_new_uint64(r->hung_ms));
+                if (r->failed_file[0])      /* not sriov_numvfs */
+                        json_object_object_add(o, "hung_file", json_object_new_string(r->failed_file));
+        }
         json_object_object_add(o, "rolled_back", json_object_new_boolean(r->rolled_back));
         if (r->rolled_back && r->rollback_error)
                 json_object_object_add(o, "rollback_errno", json_object_new_int(r->rollback_error));

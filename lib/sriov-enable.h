@@ -105,6 +105,7 @@ struct sriov_report {
         uint64_t elapsed_ms;
         int write_error;                /* kernel errno of the failed write, 0 when none */
         unsigned failed_write_value;    /* the value whose write failed */
+        char failed_file[32];           /* the attribute it was written to: "" is sriov_numvfs */
         bool hung;                      /* a write did not return before its deadline */
         uint64_t hung_ms;
         bool rolled_back;
@@ -126,6 +127,7 @@ struct sriov_report_input {
         uint64_t elapsed_ms;
         int write_error;
         unsigned failed_write_value;
+        const char *failed_file;        /* NULL: sriov_numvfs */
         bool hung;
         uint64_t hung_ms;
         size_t n_observed;

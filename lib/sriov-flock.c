@@ -58,6 +58,8 @@ int sriov_flock_path(const char *dir, enum sriov_lock_level level, const struct 
         return 0;
 }
 
+/* Parents 0755 (the runtime directory also holds the API socket, which everyone may
+ * reach), the lock directory itself with mode. */
 static int mkdir_p(const char *path, mode_t mode) {
         _cleanup_free_ char *p = strdup(path);
         if (!p)
@@ -67,11 +69,14 @@ static int mkdir_p(const char *path, mode_t mode) {
                 if (*s != '/')
                         continue;
                 *s = '\0';
-                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
                         return negative_errno();
                 *s = '/';
         }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
+        if (mkdir(p, mode) < 0)
+                return errno == EEXIST ? 0 : negative_errno();
+        /* mkdir() leaves out the set-group-ID bit (Linux takes it from the parent). */
+        if (chmod(p, mode) < 0)
                 return negative_errno();
         return 0;
 }
@@ -181,8 +186,10 @@ static int open_lock_file(const char *dir, enum sriov_lock_level level, const st
         if (r < 0)
                 return r;
 
-        /* Read-only is enough for flock() and lets the file stay 0644. */
-        fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+        /* Read-only is enough for flock(). Whoever can open a lock file can hold it for
+         * ever, so only root and the admin group may: 0640 (the group is the folder's,
+         * see sriov_flock_dir_prepare()) in a folder closed to everyone else. */
+        fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
         if (fd < 0)
                 return negative_errno();
         *ret = fd;
@@ -224,7 +231,7 @@ int sriov_flock_acquire(const char *dir, const struct sriov_flock_spec *spec, in
 
         if (!dir)
                 dir = SRIOV_FLOCK_DIR;
-        r = mkdir_p(dir, 0755);
+        r = mkdir_p(dir, SRIOV_FLOCK_DIR_MODE);
         if (r < 0)
                 return r;
 

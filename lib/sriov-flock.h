@@ -38,12 +38,17 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "sriov-address.h"
 #include "sriov-lock.h"
 #include "sriov-macros.h"
 
 #define SRIOV_FLOCK_DIR "/run/sriovd/locks"
+/* rwx for root, r-x for the admin group (set-group-ID: lock files get its group), nothing
+ * for others: any process that can open a lock file can hold it for ever. */
+#define SRIOV_FLOCK_DIR_MODE 02750
+#define SRIOV_FLOCK_FILE_MODE 0640
 
 struct sriov_flock_spec {
         struct sriov_addr hierarchy;
@@ -94,3 +99,18 @@ const char *sriov_flock_state_to_string(enum sriov_flock_state s) _pure_;
  * not created. The answer is a snapshot. */
 int sriov_flock_probe(const char *dir, enum sriov_lock_level level, const struct sriov_addr *addr,
                       enum sriov_flock_state *ret);
+
+/* The lock directory as sriovd wants it: created if missing, SRIOV_FLOCK_DIR_MODE, group
+ * gid ((gid_t) -1: root's), and lock files left by older versions (0644) closed to
+ * others and given the group. */
+int sriov_flock_dir_prepare(const char *dir, gid_t gid);
+
+/* Who holds (or is first to hold) a lock of spec in dir, from /proc/locks: the pid, and
+ * which file. -ENOENT when nobody holds one (or /proc/locks is hidden, as under
+ * ProcSubset=pid), -ENOMEM. */
+int sriov_flock_find_holder(const char *dir, const struct sriov_flock_spec *spec, pid_t *ret_pid, char **ret_path);
+
+/* Creates the lock file of addr if missing (SRIOV_FLOCK_FILE_MODE): sriovd does so for
+ * every function it sees, because the admin group may open lock files but not create
+ * them in the closed folder. */
+int sriov_flock_touch(const char *dir, enum sriov_lock_level level, const struct sriov_addr *addr);

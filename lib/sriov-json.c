@@ -85,6 +85,8 @@ static json_object *pf_to_json(const struct sriov_model *m, const struct sriov_p
                 json_object_object_add(vf, "driver", vd ? string_or_null(vd->driver) : NULL);
                 json_object_object_add(vf, "iommu_group", vd ? int_or_null(vd->iommu_group) : NULL);
                 json_object_object_add(vf, "vfio_device", vd ? vfio_node(vd->driver, vd->iommu_group) : NULL);
+                /* Bound to a network driver (igbvf, iavf, mlx5_core): its interface. */
+                json_object_object_add(vf, "netdev", vd && vd->netdevs ? json_object_new_string(vd->netdevs[0]) : NULL);
                 json_object_array_add(vfs, vf);
         }
         json_object_object_add(o, "vfs", vfs);
@@ -108,6 +110,11 @@ json_object *sriov_device_to_json(const struct sriov_model *m, const struct srio
         json_object_object_add(o, "driver", string_or_null(d->driver));
         json_object_object_add(o, "iommu_group", int_or_null(d->iommu_group));
         json_object_object_add(o, "vfio_device", vfio_node(d->driver, d->iommu_group));
+
+        json_object *netdevs = json_object_new_array();
+        for (char **n = d->netdevs; n && *n; n++)
+                json_object_array_add(netdevs, json_object_new_string(*n));
+        json_object_object_add(o, "netdevs", netdevs);
 
         up = json_object_new_array();
         for (size_t i = 0; i < d->n_upstream; i++)

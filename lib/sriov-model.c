@@ -242,3 +242,33 @@ int sriov_model_refresh_aer(struct sriov_model *m, const struct sriov_addr *a, s
         d->aer = now;
         return 0;
 }
+
+static bool strv_equal(char *const *a, char *const *b) {
+        for (; a && *a && b && *b; a++, b++)
+                if (!streq(*a, *b))
+                        return false;
+        return (!a || !*a) && (!b || !*b);
+}
+
+int sriov_model_refresh_netdevs(struct sriov_model *m, const struct sriov_addr *a) {
+        struct sriov_device *d = model_get_mutable(m, a);
+        _cleanup_close_ int fd = -EBADF;
+        char **names = NULL;
+        int r;
+
+        if (!d)
+                return -ENOENT;
+        fd = sriov_sysfs_open_device(m->sysfs, a);
+        if (fd < 0)
+                return fd;
+        r = sriov_sysfs_list_netdevs(fd, &names);
+        if (r < 0)
+                return r;
+        if (strv_equal(names, d->netdevs)) {
+                strv_free(names);
+                return 0;
+        }
+        strv_free(d->netdevs);
+        d->netdevs = names;
+        return 1;
+}

@@ -38,5 +38,10 @@ int sriov_model_refresh(struct sriov_model *m, const struct sriov_addr *a);
  * ret_previous (caller calls sriov_aer_done()). -ENOENT if the model has no such function. */
 int sriov_model_refresh_aer(struct sriov_model *m, const struct sriov_addr *a, struct sriov_aer *ret_previous);
 
+/* Re-reads only the network interface names of one function (after an rtnetlink link
+ * event: a rename, a netdev registered or gone). 1 when they changed, 0 when not,
+ * -ENOENT if the model has no such function. */
+int sriov_model_refresh_netdevs(struct sriov_model *m, const struct sriov_addr *a);
+
 /* After a remove event: drops the function and its entry in its PF's VF list. */
 int sriov_model_forget(struct sriov_model *m, const struct sriov_addr *a);

@@ -17,7 +17,8 @@ struct sriov_names {
 /* libpci's callbacks carry no user data; one jump target per thread. */
 static _Thread_local sigjmp_buf *libpci_escape;
 
-_Noreturn static void libpci_error(char *msg, ...) {
+/* The attribute, not _Noreturn: clang wants it in the type that pacc->error has. */
+__attribute__((noreturn)) _printf_(1, 2) static void libpci_error(char *msg, ...) {
         char buf[256];
         va_list ap;
 
@@ -31,7 +32,7 @@ _Noreturn static void libpci_error(char *msg, ...) {
         abort();
 }
 
-static void libpci_quiet(char *msg, ...) {
+_printf_(1, 2) static void libpci_quiet(char *msg, ...) {
         char buf[256];
         va_list ap;
 

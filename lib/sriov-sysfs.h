@@ -62,6 +62,16 @@ int sriov_sysfs_list_iommu_group(struct sriov_sysfs *s, int group, struct sriov_
  * -ENOENT when it has none (not a NIC, or no driver). */
 int sriov_sysfs_device_ifname(struct sriov_sysfs *s, const struct sriov_addr *a, char **ret);
 
+/* The network interfaces of a PCI function: the names in its net/ directory, sorted
+ * (NULL-terminated; *ret is NULL when it has none: not a NIC, or no driver bound). Reading
+ * a directory takes no device lock. */
+int sriov_sysfs_list_netdevs(int dev_dirfd, char ***ret);
+/* An attribute of one of them, net/IFNAME/ATTR (address, operstate, speed, ifindex).
+ * -EINVAL for a name that is no interface name. `speed` gives the kernel's -EINVAL while
+ * the link is down. These take no PCI device lock (speed takes RTNL with trylock). */
+int sriov_sysfs_netdev_read(struct sriov_sysfs *s, const struct sriov_addr *a, const char *ifname, const char *attr,
+                            char **ret);
+
 /* Whether dirfd has an entry of that name (attribute or link), without following links. */
 int sriov_sysfs_has(int dirfd, const char *name);
 

@@ -6,13 +6,15 @@ set -euo pipefail
 packages=(
     # build
     gcc meson ninja-build pkg-config
+    # sanitizer tier and libFuzzer targets (tests/fuzz/)
+    clang libclang-rt-14-dev
     libpci-dev libudev-dev libsystemd-dev libevent-dev libjson-c-dev libinih-dev
     libnl-3-dev libnl-route-3-dev
     # unit and sim tiers
     libcmocka-dev umockdev libumockdev-dev gir1.2-umockdev-1.0 python3-gi python3
     valgrind curl jq socat bash-completion groff-base man-db
     # vm tier: the Debian kernel is fetched with apt-get download by tests/vm/prepare.sh
-    qemu-system-x86 busybox-static cpio kmod nvme-cli pciutils systemd
+    qemu-system-x86 busybox-static cpio kmod nvme-cli pciutils systemd udev iproute2
     # fleet: promtool and a Prometheus server (sim tier), node for the manifest lint
     prometheus nodejs
 )
@@ -23,6 +25,9 @@ missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+
+# QEMU 10 (igb, the SR-IOV NIC of the VM tier) comes from bookworm-backports.
+"$(dirname "$0")/setup-qemu.sh"
 
 if [ ${#missing[@]} -eq 0 ]; then
     echo "setup: all ${#packages[@]} packages present" >&2

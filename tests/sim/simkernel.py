@@ -111,6 +111,73 @@ SRIOVD = os.environ.get('SRIOVD', '/work/main/build/daemon/sriovd')
 SRIOVCTL = os.environ.get('SRIOVCTL', '/work/main/build/cli/sriovctl')
 WRAPPER = shutil.which('umockdev-wrapper') or '/usr/bin/umockdev-wrapper'
 
+# Sanitizer builds (scripts/test.sh's sanitizer tier: clang, ASan+UBSan or TSan).  Every
+# program these tests start inherits the options through os.environ, also those started
+# with a hand-made environment, and writes its reports as files into one folder per test
+# process instead of a stderr that nobody reads.  A report fails the test that was
+# running (SimKernel.close()) and the whole run (main()), even when the program's exit
+# status went unnoticed.  A build without sanitizers ignores the variables.
+#
+# log_path is relative, and this process (so every child) works in that folder: with an
+# absolute log_path the runtime stat()s and mkdir()s its parent folders while it starts,
+# before umockdev's preload has looked up the libc functions it wraps, and the daemon
+# dies at once (SIGSEGV calling NULL from the preload's mkdir(); clang 14, umockdev 0.17).
+SANITIZER_DIR = tempfile.mkdtemp(prefix='sriovd-sanitizer.')
+_LSAN_SUPP = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lsan.supp')
+os.chdir(SANITIZER_DIR)
+
+
+def _sanitizer_options(name, extra):
+    opts = ['log_path=%s' % name, 'halt_on_error=1'] + extra
+    given = os.environ.get(name.upper() + '_OPTIONS')
+    return ':'.join(opts + ([given] if given else []))   # the caller's own win
+
+
+os.environ['ASAN_OPTIONS'] = _sanitizer_options('asan', [
+    'detect_leaks=1', 'abort_on_error=0', 'exitcode=66', 'detect_stack_use_after_return=1',
+    'strict_string_checks=1', 'check_initialization_order=1'])
+os.environ['UBSAN_OPTIONS'] = _sanitizer_options('ubsan', ['print_stacktrace=1', 'exitcode=66'])
+os.environ['LSAN_OPTIONS'] = _sanitizer_options('lsan', ['suppressions=' + _LSAN_SUPP, 'exitcode=66'])
+os.environ['TSAN_OPTIONS'] = _sanitizer_options('tsan', ['exitcode=66', 'second_deadlock_stack=1'])
+_sanitizer_seen = set()
+# Set by scripts/test.sh for its sanitizer builds: memory measured as RSS means nothing
+# there (ASan keeps 256 MiB of freed memory in quarantine to catch use-after-free).
+SANITIZER = os.environ.get('SRIOVD_SANITIZER', '')
+
+_FAULTS_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'sim-faults.c')
+_faults_so = None
+
+
+def fault_preload():
+    """sim-faults.c built for this test process (once): the library that
+    start_daemon(faults=True) preloads.  The system compiler, no sanitizer: it is
+    loaded into every program the daemon starts too."""
+    global _faults_so
+    if _faults_so is None:
+        out = os.path.join(tempfile.mkdtemp(prefix='sriovd-sim-faults.'), 'sim-faults.so')
+        subprocess.run([os.environ.get('SIM_CC', 'cc'), '-shared', '-fPIC', '-O2', '-o', out,
+                        _FAULTS_SRC, '-ldl'], check=True, env=dict(os.environ, ASAN_OPTIONS='',
+                                                                   LD_PRELOAD=''))
+        _faults_so = out
+    return _faults_so
+
+
+def sanitizer_reports(new_only=True):
+    """The text of every sanitizer report written so far (only those not returned
+    before when new_only)."""
+    out = []
+    try:
+        names = sorted(os.listdir(SANITIZER_DIR))
+    except FileNotFoundError:
+        return out
+    for n in names:
+        if new_only and n in _sanitizer_seen:
+            continue
+        _sanitizer_seen.add(n)
+        with open(os.path.join(SANITIZER_DIR, n), errors='replace') as f:
+            out.append('--- %s\n%s' % (n, f.read()))
+    return out
+
 # Kernel names (drivers/pci/pcie/aer.c, 6.1), in bit order.
 AER_CORRECTABLE = ['RxErr', 'BadTLP', 'BadDLLP', 'Rollover', 'Timeout',
                    'NonFatalErr', 'CorrIntErr', 'HeaderOF']
@@ -231,6 +298,11 @@ class Device:
         return '<Device %s %s>' % (self.role, self.addr)
 
 
+# Drivers that register a network interface when they bind (net/ethN appears
+# before the bind uevent, as igb and igbvf do in the VM).
+NET_DRIVERS = frozenset({'igb', 'igbvf', 'ixgbe', 'ixgbevf', 'i40e', 'iavf', 'ice',
+                         'mlx5_core', 'bnxt_en'})
+
 DEFAULT_BEHAVIOUR = {
     'probe_fails': False,      # VFs get no driver (the NVMe case in the VM)
     'probe_fail_mode': 'silent',  # 'silent': no bind; 'unbind': bind, then unbind
@@ -306,6 +378,8 @@ class SimKernel:
         self.uevent_format = uevent_format
         self.uevent_send_timeout = uevent_send_timeout
         self.devices = {}
+        self._next_eth = 0
+        self._next_ifindex = 100000
         self.rejected_writes = []   # dicts: address, value, errno, name
         self.writes = []            # every write seen: (address, raw bytes)
         self.numvfs_rewrites_skipped = 0  # newer writes not clobbered (see _set_numvfs_file)
@@ -340,6 +414,8 @@ class SimKernel:
         self._notify_sock = None
         self.socket_path = os.path.join(self.tmp, 'sriovd.sock')
         self.log_path = os.path.join(self.tmp, 'sriovd.log')
+        self.faults_dir = os.path.join(self.tmp, 'faults')   # see sim-faults.c
+        os.makedirs(self.faults_dir)
 
     # ------------------------------------------------------------------ paths
     def _p(self, syspath, *names):
@@ -494,12 +570,53 @@ class SimKernel:
         self._symlink(dev.devpath, 'driver', dpath)
         dev.driver = drv
         self._refresh_uevent_file(dev)
+        # A network driver registers its interface in probe, before the bind
+        # uevent (seen with igb/igbvf in the VM).
+        if drv in NET_DRIVERS:
+            self._add_netdev(dev)
         if event:
             self._send_uevent(dev, 'bind')
+
+    def _add_netdev(self, dev, name=None):
+        """net/NAME with the attributes sriovd reads.  Names follow the
+        kernel's ethN; the ifindex is far above any real one of the host, so
+        that a netlink query of it finds nothing (netlink cannot be
+        simulated; the VM tier covers it)."""
+        if name is None:
+            name = getattr(dev, 'netdev_name', None) or 'eth%d' % self._next_eth
+            self._next_eth += 1
+        dev.netdev = name
+        d = self._p(dev.devpath, 'net', name)
+        os.makedirs(d, exist_ok=True)
+        self._next_ifindex += 1
+        mac = '52:54:00:%02x:%02x:%02x' % (self._next_ifindex >> 16 & 0xff,
+                                           self._next_ifindex >> 8 & 0xff,
+                                           self._next_ifindex & 0xff)
+        for attr, value in (('address', mac), ('operstate', 'up'), ('speed', '1000'),
+                            ('ifindex', str(self._next_ifindex))):
+            self._write(os.path.join(d, attr), value + '\n')
+
+    def _remove_netdev(self, dev):
+        name = getattr(dev, 'netdev', None)
+        if name:
+            shutil.rmtree(self._p(dev.devpath, 'net'), ignore_errors=True)
+            dev.netdev = None
+
+    def rename_netdev(self, addr, new_name):
+        """ip link set NAME name NEW: the folder is renamed (no uevent on the
+        PCI device; the kernel announces it on rtnetlink only)."""
+        dev = self.devices[addr]
+        os.rename(self._p(dev.devpath, 'net', dev.netdev), self._p(dev.devpath, 'net', new_name))
+        dev.netdev = new_name
+
+    def set_netdev_attr(self, addr, name, value):
+        dev = self.devices[addr]
+        self._write(self._p(dev.devpath, 'net', dev.netdev, name), value)
 
     def _unbind(self, dev, event=True):
         if not dev.driver:
             return
+        self._remove_netdev(dev)
         for p in (self._p('/sys/bus/pci/drivers', dev.driver, dev.addr),
                   self._p(dev.devpath, 'driver')):
             try:
@@ -1155,8 +1272,30 @@ class SimKernel:
                     line for line in data.decode(errors='replace').split('\n') if line)
                 self._notify_cond.notify_all()
 
+    # ------------------------------------------------------ fault injection
+    def fail_writes(self, addr, attr, err, times=1, skip=0):
+        """After `skip` writes that go through, the next `times` writes by the
+        daemon to addr's attr fail with errno `err` and change nothing (needs
+        start_daemon(faults=True))."""
+        import fcntl
+        with open(os.path.join(self.faults_dir, 'write-errors'), 'a') as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            f.write('/%s/%s %d %d %d\n' % (addr, attr, err, times, skip))
+
+    def uevent_overflow(self):
+        """The daemon's next receive on its uevent socket fails with ENOBUFS, as
+        after the kernel dropped uevents for it (needs faults=True)."""
+        self._write(os.path.join(self.faults_dir, 'enobufs'), '')
+
+    def faults_fired(self):
+        try:
+            with open(os.path.join(self.faults_dir, 'fired')) as f:
+                return f.read().splitlines()
+        except FileNotFoundError:
+            return []
+
     def start_daemon(self, extra_args=(), config=None, log_level='debug',
-                     env=None, uevent_source='kernel'):
+                     env=None, uevent_source='kernel', faults=False):
         if self.proc is not None:
             raise RuntimeError('daemon already running')
         if not os.access(SRIOVD, os.X_OK):
@@ -1186,6 +1325,13 @@ class SimKernel:
         argv += list(extra_args)
         e = self.env
         e['NOTIFY_SOCKET'] = self.notify_path
+        if faults:
+            # before umockdev's library, not after as umockdev-wrapper would put it:
+            # umockdev calls libc's functions straight from libc.so.6, never the next
+            # preloaded ones (the wrapper only sets LD_PRELOAD and execs)
+            e['SIM_FAULTS_DIR'] = self.faults_dir
+            argv[:1] = ['env', 'LD_PRELOAD=' + ':'.join(
+                p for p in (fault_preload(), 'libumockdev-preload.so.0', e.get('LD_PRELOAD')) if p)]
         if env:
             e.update(env)
         self._log = open(self.log_path, 'ab')
@@ -1339,12 +1485,16 @@ class SimKernel:
         self._sender.close()
         if self._notify_sock is not None:
             self._notify_sock.close()
-        if os.environ.get('SIM_KEEP'):
+        reports = sanitizer_reports()
+        if os.environ.get('SIM_KEEP') or reports:
             sys.stderr.write('SIM_KEEP: sriovd files kept in %s\n' % self.tmp)
         else:
             shutil.rmtree(self.tmp, ignore_errors=True)
         # the testbed removes its own directory when it is finalized
         self.tb = None
+        if reports:
+            raise AssertionError('sanitizer reports (sriovd log in %s):\n%s'
+                                 % (self.tmp, '\n'.join(reports)))
 
     def __enter__(self):
         return self
@@ -1408,6 +1558,13 @@ def main():
                                    if any(a in t.id() for a in argv))
     res = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
     failed = len(res.failures) + len(res.errors) + len(res.unexpectedSuccesses)
+    # reports of programs that ended after their test (each was shown once already)
+    late = sanitizer_reports()
+    if late:
+        print('sanitizer reports after the tests ended:\n' + '\n'.join(late))
+        failed += 1
+    if not sanitizer_reports(new_only=False):
+        shutil.rmtree(SANITIZER_DIR, ignore_errors=True)
     skipped = len(res.skipped)
     passed = res.testsRun - failed - skipped - len(res.expectedFailures)
     line = '%d passed, %d failed' % (passed, failed)

@@ -10,6 +10,8 @@
   connection closed.
 * Slots are kept for privileged peers: unprivileged connections cannot make an
   administrator's follow fail with 503.
+* A burst of identical correctable errors is one journal line plus one summary line
+  with the count, while the history keeps every event.
 
 Memory is checked as bounded growth against a large margin (the leak or the copies
 these tests catch cost many times the margin), never as a timing.
@@ -55,11 +57,14 @@ def silent_follower(path, rcvbuf=4096):
 @need_binaries
 class FollowCase(unittest.TestCase):
     history = 1024
+    pf_aer = False
 
     def setUp(self):
         self.sim = RecoverySimKernel()
         self.sim.add_root_port(RP)
         self.sim.add_pf(PF, RP, total_vfs=4, vf_driver='nvme')
+        if self.pf_aer:
+            self.sim.add_aer(PF)
         try:
             self.sim.start_daemon(extra_args=('--history-size', str(self.history), '--aer-poll-interval', '0'),
                                   log_level='info')
@@ -93,6 +98,7 @@ class TestFollowerLifetime(FollowCase):
             self.assertTrue(s.recv(64).startswith(b'HTTP/1.1 200'))
             s.close()
 
+    @unittest.skipIf('address' in simkernel.SANITIZER, 'RSS under ASan is its quarantine, not sriovd')
     def test_01_connect_close_cycles_give_memory_back(self):
         self.fill(200)          # each follower gets a replay, as real ones do
         self.cycles(300)        # warm up the allocator
@@ -113,6 +119,7 @@ class TestFollowerLifetime(FollowCase):
 class TestSilentFollowers(FollowCase):
     history = 16384
 
+    @unittest.skipIf('address' in simkernel.SANITIZER, 'RSS under ASan is its quarantine, not sriovd')
     def test_02_silent_followers_cost_their_buffers_not_the_history(self):
         self.fill(self.history)
         time.sleep(0.5)
@@ -204,6 +211,36 @@ class TestReservedSlots(FollowCase):
         finally:
             p.stdin.close()
             p.wait(10)
+
+
+class TestJournalBursts(FollowCase):
+    pf_aer = True
+
+    def test_05_repeated_correctable_errors_are_one_line_per_burst(self):
+        n = 200
+        first = self.recorded()
+        for i in range(n):
+            # the same correctable error each time: RxErr grows by one, read before the next
+            self.sim.bump_aer(PF, 'correctable', 'RxErr')
+            self.sim.uevent(PF, 'change', ERROR_EVENT='CORRECTABLE_TEST', DEVICE_ONLINE='1')
+            self.sim.wait_for(lambda: self.recorded() >= first + i + 1, timeout=10, interval=0.002,
+                              what='event %d recorded' % i)
+        self.sim.wait_for(lambda: self.recorded() >= first + n, timeout=60, what='%d events recorded' % n)
+        st, _, body = self.sim.http('GET', '/v1/events?since=%d&limit=1000' % first, timeout=30)
+        self.assertEqual(st, 200)
+        self.assertEqual(len(body['events']), n, 'the history keeps every event')
+        self.assertTrue(all(e['severity'] == 'correctable' and
+                            e['aer_deltas'] == {'correctable': {'RxErr': 1, 'total': 1}} for e in body['events']))
+
+        def lines():
+            return [l for l in self.sim.daemon_log().splitlines()
+                    if 'PCI %s: UNKNOWN_ERROR_EVENT correctable' % PF in l]
+        # the burst ends 1 s after its last error: then one summary line with the count
+        self.sim.wait_for(lambda: any('repeated' in l for l in lines()), timeout=20, what='the burst summary')
+        got = lines()
+        self.assertEqual(len(got), 2, got[:5])
+        self.assertNotIn('repeated', got[0])
+        self.assertIn('(repeated %d more times in ' % (n - 1), got[1])
 
 
 if __name__ == '__main__':

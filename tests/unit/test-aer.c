@@ -121,6 +121,9 @@ static const struct parse_case parse_cases[] = {
         /* A long run of junk is malformed, not a number out of range. */
         { "long-junk-count", "RxErr abcdefghijklmnopqrstuvwxyz\n", -EBADMSG },
         { "bad-line-after-good", KERNEL_COR "garbage\nTOTAL_ERR_COR 0\n", -EBADMSG },
+        /* found by tests/fuzz/fuzz-aer: a repeated name looked like growth at every reading */
+        { "duplicate-name", "RxErr 0\nBadTLP 1\nRxErr 5\n", -EBADMSG },
+        { "duplicate-total", "RxErr 0\nTOTAL_ERR_COR 1\nTOTAL_ERR_COR 2\n", -EBADMSG },
 };
 
 static const struct sriov_aer_counter poison_counter;

@@ -603,6 +603,9 @@ static const struct value_case value_cases[] = {
         OK("P", "repair-drift", "true", PP("repair_drift"), "true"),
         OK("P", "repair-drift", "0", PP("repair_drift"), "false"),
         BAD("P", "repair-drift", "y", "not a boolean"),
+        OK("P", "reapply", "yes", PP("reapply"), "true"),
+        OK("P", "reapply", "no", PP("reapply"), "false"),
+        BAD("P", "reapply", "always", "not a boolean"),
         OK("P", "vfio-owner", "qemu", PP("vfio_owner"), "\"qemu\""),
         OK("P", "vfio-owner", "107", PP("vfio_owner"), "\"107\""),
         BAD("P", "vfio-owner", "qemu:kvm", "not a valid name"),
@@ -965,7 +968,7 @@ static void test_json(void **state) {
                 "               \"sources\": [ \"{M}:3\", \"{D}/10-x.conf:1\" ],"
                 "               \"num_vfs\": 2, \"policy\": \"best-effort\", \"drivers_autoprobe\": null,"
                 "               \"vf_driver\": null, \"recovery\": \"remove-rescan\", \"recovery_attempts\": 3,"
-                "               \"park_idle_vfs\": false, \"repair_drift\": false, \"vfio_owner\": null,"
+                "               \"park_idle_vfs\": false, \"repair_drift\": false, \"reapply\": false, \"vfio_owner\": null,"
                 "               \"vfio_group\": null, \"origins\": { \"num_vfs\": \"{M}:4\" },"
                 "               \"vfs\": [ { \"index\": 1, \"mac\": \"02:00:00:00:00:01\", \"vlan\": null,"
                 "                            \"qos\": null, \"vlan_proto\": null, \"trust\": null,"
@@ -1004,7 +1007,7 @@ static const char *const every_key[] = {
         "socket", "state-dir", "runtime-dir", "uevent-source", "log-level", "history-size",
         "aer-poll-interval", "admin-group", "settle-quiet-ms",
         "num-vfs", "policy", "drivers-autoprobe", "vf-driver", "recovery", "recovery-attempts",
-        "park-idle-vfs", "repair-drift", "vfio-owner", "vfio-group",
+        "park-idle-vfs", "repair-drift", "reapply", "vfio-owner", "vfio-group",
         "vf.0.mac", "vf.0.vlan", "vf.0.qos", "vf.0.vlan-proto", "vf.0.trust", "vf.0.spoof-check",
         "vf.0.link-state", "vf.0.min-tx-rate", "vf.0.max-tx-rate", "vf.0.driver",
 };

@@ -2,6 +2,7 @@
 /* sriovd_device_text() writes the same bytes as json-c writes of sriov_device_to_json(),
  * for every kind of function and for texts that need escaping. A field added to one and
  * not the other fails here. */
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,16 @@ static void check_model(const struct sriov_model *m, size_t expect_at_least) {
         }
 }
 
+/* net/IFNAME of a function, as a network driver registers it. */
+static void add_netdev(struct fixture_tree *t, const char *dir_below_sys, const char *ifname) {
+        char path[4096];
+
+        snprintf(path, sizeof(path), "%s/%s/net", fixture_tree_sysfs(t), dir_below_sys);
+        (void) mkdir(path, 0755);
+        snprintf(path, sizeof(path), "%s/%s/net/%s", fixture_tree_sysfs(t), dir_below_sys, ifname);
+        assert_int_equal(mkdir(path, 0755), 0);
+}
+
 static void build(struct fixture_tree *t) {
         /* a root port with AER root totals, a PF with bound, vfio and driverless VFs, a VF
          * whose physfn link is not there yet, a bridge below the port, a plain function
@@ -65,6 +76,10 @@ static void build(struct fixture_tree *t) {
                 if (i == 1 || i == 3)
                         assert_int_equal(fixture_set_driver(t, vf, "vfio-pci"), 0);
         }
+        /* network interfaces: two on the PF, one on the VF bound to iavf */
+        add_netdev(t, "devices/pci0000:00/0000:00:02.0/0000:01:00.0", "ens1f1");
+        add_netdev(t, "devices/pci0000:00/0000:00:02.0/0000:01:00.0", "ens1f0");
+        add_netdev(t, "devices/pci0000:00/0000:00:02.0/0000:01:00.1", "ens1f0v0");
         assert_int_equal(fixture_add_function(t, "0000:00:02.0", "0000:01:00.5", 0x8086, 0x1889, 0x020000), 0);
         assert_int_equal(fixture_add_function(t, "0000:00:02.0", "0000:01:01.0", 0x10b5, 0x8747, 0x060400), 0);
         assert_int_equal(fixture_add_function(t, NULL, "0000:00:03.0", 0xffff, 0x0000, 0xff0000), 0);

@@ -170,13 +170,14 @@ static void test_files_and_modes(void **state) {
 
         assert_int_equal(stat(f->dir, &st), 0);
         assert_true(S_ISDIR(st.st_mode));
-        assert_int_equal(st.st_mode & 07777, 0755);
+        /* Closed to others: whoever can open a lock file can hold it for ever. */
+        assert_int_equal(st.st_mode & 07777, 02750);
         for (size_t i = 0; i < ELEMENTSOF(names); i++) {
                 char path[256];
                 snprintf(path, sizeof(path), "%s/%s", f->dir, names[i]);
                 assert_int_equal(stat(path, &st), 0);
                 assert_true(S_ISREG(st.st_mode));
-                assert_int_equal(st.st_mode & 07777, 0644);
+                assert_int_equal(st.st_mode & 07777, 0640);
         }
 
         assert_int_equal(probe(f->dir, SRIOV_LOCK_HIERARCHY, &H1), SRIOV_FLOCK_HELD_SHARED);
@@ -188,6 +189,77 @@ static void test_files_and_modes(void **state) {
         assert_int_equal(probe(f->dir, SRIOV_LOCK_HIERARCHY, &H1), SRIOV_FLOCK_FREE);
         assert_int_equal(probe(f->dir, SRIOV_LOCK_PF, &PF_A), SRIOV_FLOCK_FREE);
         assert_int_equal(probe(f->dir, SRIOV_LOCK_VF, &VFS_A[2]), SRIOV_FLOCK_FREE);
+}
+
+/* Files and folder left by an older sriovd (0755, 0644) are closed at start. */
+static void test_dir_prepare_tightens(void **state) {
+        struct fixture *f = *state;
+        char path[256];
+        struct stat st;
+        int fd;
+
+        snprintf(path, sizeof(path), "%s/run", f->base);
+        assert_int_equal(mkdir(path, 0755), 0);
+        snprintf(path, sizeof(path), "%s/run/sriovd", f->base);
+        assert_int_equal(mkdir(path, 0755), 0);
+        assert_int_equal(mkdir(f->dir, 0755), 0);
+        snprintf(path, sizeof(path), "%s/pf-0000:01:00.0.lock", f->dir);
+        fd = open(path, O_CREAT | O_RDONLY | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(fchmod(fd, 0644), 0);
+        close(fd);
+        assert_int_equal(sriov_flock_dir_prepare(f->dir, getegid()), 0);
+        assert_int_equal(stat(f->dir, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 02750);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0640);
+        assert_int_equal(st.st_gid, getegid());
+
+        /* touch creates what is missing, with the same mode, and keeps what exists */
+        assert_int_equal(sriov_flock_touch(f->dir, SRIOV_LOCK_VF, &VFS_A[1]), 0);
+        snprintf(path, sizeof(path), "%s/vf-0000:01:02.1.lock", f->dir);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0640);
+        assert_int_equal(sriov_flock_touch(f->dir, SRIOV_LOCK_VF, &VFS_A[1]), 0);
+}
+
+/* The holder is found from /proc/locks: another process holding the PF's file. */
+static void test_find_holder(void **state) {
+        struct fixture *f = *state;
+        const struct sriov_flock_spec spec = { .hierarchy = H1, .hierarchy_mode = S, .pf = &PF_A, .pf_mode = X };
+        const struct sriov_flock_spec pf_only = { .hierarchy = H1, .hierarchy_mode = S };
+        _cleanup_free_ char *file = NULL, *want = NULL;
+        int ready[2], done[2];
+        pid_t child, holder = 0;
+        char c;
+
+        assert_int_equal(sriov_flock_find_holder(f->dir, &spec, &holder, NULL), -ENOENT);
+        assert_int_equal(pipe(ready), 0);
+        assert_int_equal(pipe(done), 0);
+        child = fork();
+        assert_true(child >= 0);
+        if (child == 0) {
+                sriov_flock *l = NULL;
+                const struct sriov_flock_spec pf = { .hierarchy = H1, .hierarchy_mode = S, .pf = &PF_A, .pf_mode = X };
+                if (sriov_flock_acquire(f->dir, &pf, 0, &l) < 0)
+                        _exit(1);
+                (void) write(ready[1], "x", 1);
+                (void) read(done[0], &c, 1);
+                _exit(0);
+        }
+        assert_int_equal(read(ready[0], &c, 1), 1);
+        assert_int_equal(sriov_flock_find_holder(f->dir, &spec, &holder, &file), 0);
+        assert_int_equal(holder, child);
+        assert_int_equal(sriov_flock_path(f->dir, SRIOV_LOCK_HIERARCHY, &H1, &want), 0);
+        /* the hierarchy file is held shared by the child too: either file names it */
+        assert_true(streq(file, want) || strstr(file, "pf-0000:01:00.0.lock"));
+        holder = 0;
+        assert_int_equal(sriov_flock_find_holder(f->dir, &pf_only, &holder, NULL), 0);
+        assert_int_equal(holder, child);
+        (void) write(done[1], "x", 1);
+        assert_int_equal(waitpid(child, NULL, 0), child);
+        assert_int_equal(sriov_flock_find_holder(f->dir, &spec, &holder, NULL), -ENOENT);
+        close(ready[0]); close(ready[1]); close(done[0]); close(done[1]);
 }
 
 static void test_invalid_table(void **state) {
@@ -453,6 +525,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_timeout_then_granted, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_order, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_probe, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_dir_prepare_tightens, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_find_holder, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_blocking_interrupted, setup, teardown),
         };
 

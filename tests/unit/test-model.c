@@ -908,7 +908,7 @@ static void assert_jkeys(json_object *o, const char *const *keys) {
 
 #define KEYS(...) ((const char *const[]) { __VA_ARGS__, NULL })
 #define DEVICE_KEYS "address", "role", "vendor_id", "device_id", "class", "vendor_name", "device_name", \
-                "driver", "iommu_group", "vfio_device", "upstream"
+                "driver", "iommu_group", "vfio_device", "upstream", "netdevs"
 
 static void test_json_pf(void **state) {
         json_object *o, *sriov, *vfs, *up;
@@ -951,7 +951,8 @@ static void test_json_pf(void **state) {
                 char a[SRIOV_ADDR_STRLEN];
 
                 snprintf(a, sizeof(a), "0000:01:00.%d", i + 1);
-                assert_jkeys(vf, KEYS("index", "address", "driver", "iommu_group", "vfio_device"));
+                assert_jkeys(vf, KEYS("index", "address", "driver", "iommu_group", "vfio_device", "netdev"));
+                assert_jnull(vf, "netdev");     /* no network driver */
                 assert_jint(vf, "index", i);
                 assert_jstr(vf, "address", a);
                 assert_jstr(vf, "driver", i == 1 ? "vfio-pci" : NULL);
