@@ -242,7 +242,15 @@ void sriovd_manager_operation_result(struct sriovd_manager *m, const struct srio
                         log_warning_errno(r, "Cannot persist the desired VF count of %s", SRIOV_ADDR_STR(pf));
                 return;
         }
+        if (d->settled_short == !complete)
+                return;
+        /* Saved, so that a restart does not re-drive (repair-drift) an enable that the
+         * kernel refused or that hung. The client already has its answer; a failed save
+         * here can only be logged. */
         d->settled_short = !complete;
+        int r = sriov_state_save(m->options->state_dir, m->desired, m->n_desired);
+        if (r < 0)
+                log_warning_errno(r, "Cannot persist the outcome of the last operation on %s", SRIOV_ADDR_STR(pf));
 }
 
 const struct sriov_desired *sriovd_manager_get_desired(struct sriovd_manager *m, const struct sriov_addr *pf) {
@@ -254,7 +262,9 @@ const struct sriov_desired *sriovd_manager_get_desired(struct sriovd_manager *m,
 
 int sriovd_manager_set_desired(struct sriovd_manager *m, const struct sriov_addr *pf, unsigned num_vfs,
                                SriovPolicy policy) {
-        struct sriov_desired *d = (struct sriov_desired *) sriovd_manager_get_desired(m, pf);
+        struct sriov_desired *d = (struct sriov_desired *) sriovd_manager_get_desired(m, pf), saved;
+        bool added = false;
+        int r;
 
         if (!d) {
                 struct sriov_desired *nl = reallocarray(m->desired, m->n_desired + 1, sizeof(*nl));
@@ -262,17 +272,34 @@ int sriovd_manager_set_desired(struct sriovd_manager *m, const struct sriov_addr
                         return -ENOMEM;
                 m->desired = nl;
                 d = &m->desired[m->n_desired++];
-                d->pf = *pf;
+                *d = (struct sriov_desired) { .pf = *pf };
+                added = true;
         }
+        saved = *d;
         d->num_vfs = num_vfs;
         d->policy = policy;
         d->settled_short = false;
         d->drift_reported = false;
-        return sriov_state_save(m->options->state_dir, m->desired, m->n_desired);
+        r = sriov_state_save(m->options->state_dir, m->desired, m->n_desired);
+        if (r < 0) {
+                /* Not saved, not taken: memory keeps agreeing with the file. */
+                if (added)
+                        m->n_desired--;
+                else
+                        *d = saved;
+        }
+        return r;
 }
 
 static void load_desired(struct sriovd_manager *m) {
-        int r = sriov_state_load(m->options->state_dir, &m->desired, &m->n_desired);
+        /* A crash between create and rename leaves a temporary file; nothing reads them. */
+        int r = sriov_state_remove_stale_temp_files(m->options->state_dir);
+        if (r < 0)
+                log_warning_errno(r, "Cannot clean up temporary files in %s", m->options->state_dir);
+        else if (r > 0)
+                log_info("Removed %d temporary files left in %s by an earlier crash", r, m->options->state_dir);
+
+        r = sriov_state_load(m->options->state_dir, &m->desired, &m->n_desired);
 
         if (r == -EBADMSG) {
                 /* Keep the unreadable file for a human instead of overwriting it later. */

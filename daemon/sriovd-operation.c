@@ -572,6 +572,9 @@ static void on_deadline(evutil_socket_t fd, short what, void *userdata) {
                 (void) op_build_report(op, op->request.num_vfs);
                 sriovd_metrics_hung_write(op->ops->manager->metrics, SRIOVD_HUNG_NUMVFS);
                 op_count(op, SRIOVD_OP_RESULT_HUNG);
+                /* Recorded now, not when (if ever) the write returns: a restart meanwhile
+                 * must not write sriov_numvfs again behind a hung one. */
+                sriovd_manager_operation_result(op->ops->manager, &op->pf, false, false, op->previous);
                 op->replied_hung = true;
                 op_reply_waiters(op);
                 op_startup_done(op);    /* reported: start-up does not wait for the kernel */
@@ -1062,12 +1065,18 @@ int sriovd_ops_submit(struct sriovd_ops *ops, const struct sriov_addr *pf_addr,
                 sriovd_api_reply_error(req, 500, "Cannot create the lock request: %s", strerror(-r));
                 return -EINVAL;
         }
+        /* Saved before anything is written to the kernel; not saved, not done: the client
+         * is told and the kernel is left alone (a restart would not know what was asked). */
+        r = sriovd_manager_set_desired(ops->manager, pf_addr, request->num_vfs, request->policy);
+        if (r < 0) {
+                log_error_errno(r, "Cannot persist the desired VF count of %s; request refused", SRIOV_ADDR_STR(pf_addr));
+                op_free(op);
+                sriovd_api_reply_error(req, 503, "Cannot save the desired VF count in %s: %s; nothing was changed",
+                                       ops->manager->options->state_dir, strerror(-r));
+                return -EINVAL;
+        }
         op->next = ops->list;
         ops->list = op;
-
-        r = sriovd_manager_set_desired(ops->manager, pf_addr, request->num_vfs, request->policy);
-        if (r < 0)
-                log_warning_errno(r, "Cannot persist the desired VF count of %s; continuing", SRIOV_ADDR_STR(pf_addr));
 
         /* Decided before replying, so that a 202 says what the operation does now. */
         bool deferred = sriovd_manager_hierarchy_recovering(ops->manager, &op->hierarchy);

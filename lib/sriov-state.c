@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -153,6 +154,11 @@ int sriov_state_load(const char *dir, struct sriov_desired **ret, size_t *ret_n)
                             (d.policy = sriov_policy_from_string(json_object_get_string(v))) < 0)
                                 return -EBADMSG;
                 }
+                if (json_object_object_get_ex(e, "last_attempt_short", &v)) {
+                        if (!json_object_is_type(v, json_type_boolean))
+                                return -EBADMSG;
+                        d.settled_short = json_object_get_boolean(v);
+                }
                 list[n++] = d;
         }
         *ret = TAKE_PTR(list);
@@ -170,9 +176,49 @@ int sriov_state_save(const char *dir, const struct sriov_desired *list, size_t n
                 json_object_object_add(e, "pf", sriov_addr_to_json(&list[i].pf));
                 json_object_object_add(e, "num_vfs", json_object_new_int64(list[i].num_vfs));
                 json_object_object_add(e, "policy", json_object_new_string(sriov_policy_to_string(list[i].policy)));
+                if (list[i].settled_short)
+                        json_object_object_add(e, "last_attempt_short", json_object_new_boolean(true));
                 json_object_array_add(pfs, e);
         }
         json_object_object_add(root, "pfs", pfs);
         return sriov_write_file_atomic(dir, SRIOV_STATE_FILE,
                                        json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+static bool is_stale_temp_name(const char *name) {
+        size_t len = strlen(name);
+        const char *dot;
+
+        /* ".<name>.<digits>.tmp", as sriov_write_file_atomic() makes them. */
+        if (name[0] != '.' || len < 7 || strcmp(name + len - 4, ".tmp") != 0)
+                return false;
+        dot = name + len - 5;
+        if (*dot < '0' || *dot > '9')
+                return false;
+        while (dot > name && *dot >= '0' && *dot <= '9')
+                dot--;
+        return *dot == '.' && dot > name + 1;
+}
+
+int sriov_state_remove_stale_temp_files(const char *dir) {
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d;
+        int n = 0;
+
+        if (dfd < 0)
+                return errno == ENOENT ? 0 : negative_errno();
+        d = fdopendir(dfd);
+        if (!d)
+                return negative_errno();
+        dfd = -EBADF;   /* owned by d now */
+        for (struct dirent *de; (de = readdir(d)); ) {
+                if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+                        continue;
+                if (!is_stale_temp_name(de->d_name))
+                        continue;
+                if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+                        n++;
+        }
+        closedir(d);
+        return n;
 }

@@ -18,7 +18,10 @@ struct sriov_desired {
         unsigned num_vfs;
         SriovPolicy policy;
         bool drift_reported;            /* runtime only */
-        bool settled_short;             /* runtime: the last operation ended short of it (partial/failed) */
+        /* The last attempt ended short of it (partial, failed, rolled back or hung). Saved
+         * (as "last_attempt_short"), so that a restart does not re-drive an enable the
+         * kernel already refused: repair-drift skips it until a new request. */
+        bool settled_short;
 };
 
 /* Writes content to dir/name atomically (creating dir 0755 if missing). */
@@ -27,3 +30,7 @@ int sriov_write_file_atomic(const char *dir, const char *name, const char *conte
 /* Missing file: 0 entries. Unparsable file: -EBADMSG (the caller keeps it aside). */
 int sriov_state_load(const char *dir, struct sriov_desired **ret, size_t *ret_n);
 int sriov_state_save(const char *dir, const struct sriov_desired *list, size_t n);
+
+/* Removes the ".NAME.PID.tmp" files sriov_write_file_atomic() leaves when the process dies
+ * between create and rename (nothing else names files so). Returns how many, or -errno. */
+int sriov_state_remove_stale_temp_files(const char *dir);

@@ -516,6 +516,61 @@ static void test_crash_before_first_rename(void **state) {
         assert_int_equal(n, 0);
 }
 
+/* Whether the last attempt ended short is saved, so that a restart does not re-drive a
+ * failed or hung enable (issue 12 item 11); an entry without the key loads as false. */
+static void test_last_attempt_short_round_trip(void **state) {
+        const struct sriov_desired list[] = {
+                { addr("0000:3b:00.0"), 8, SRIOV_POLICY_BEST_EFFORT, .settled_short = true },
+                { addr("0000:3b:00.1"), 2, SRIOV_POLICY_BEST_EFFORT },
+        };
+        struct sriov_desired *got = NULL;
+        size_t n = 0;
+        _cleanup_free_ char *text = NULL;
+
+        assert_int_equal(sriov_state_save(tmpdir, list, ELEMENTSOF(list)), 0);
+        text = read_all(SRIOV_STATE_FILE);
+        char *first = strstr(text, "\"last_attempt_short\"");
+        assert_non_null(first);
+        assert_non_null(strstr(first, "true"));
+        assert_null(strstr(first + sizeof("\"last_attempt_short\""), "last_attempt_short"));   /* only where it is true */
+        assert_int_equal(sriov_state_load(tmpdir, &got, &n), 0);
+        assert_same_list(got, n, list, ELEMENTSOF(list));
+        assert_true(got[0].settled_short);
+        assert_false(got[1].settled_short);
+        free(got);
+}
+
+static void test_last_attempt_short_bad_type(void **state) {
+        struct sriov_desired *got = (struct sriov_desired *) 0x1;
+        size_t n = 4242;
+
+        write_raw(SRIOV_STATE_FILE, PF("{\"pf\": \"0000:3b:00.0\", \"num_vfs\": 4, \"last_attempt_short\": 1}"));
+        assert_errno_equal(sriov_state_load(tmpdir, &got, &n), -EBADMSG);
+        assert_ptr_equal(got, (struct sriov_desired *) 0x1);
+}
+
+/* At start the daemon removes what a crash between create and rename left: exactly the
+ * ".NAME.PID.tmp" files, nothing else. */
+static void test_remove_stale_temp_files(void **state) {
+        _cleanup_free_ char *ls = NULL, *missing = path_of("no/such/dir"), *subdir = path_of(".d.1.tmp");
+
+        write_raw(SRIOV_STATE_FILE, PF());
+        write_raw("." SRIOV_STATE_FILE ".999999999.tmp", "{\"pfs\": [");
+        write_raw(".recovery-0000:00:1c.0.json.12.tmp", "{");
+        write_raw(".hidden", "keep");
+        write_raw("notes.tmp", "keep");
+        write_raw(".x.tmp", "keep");            /* no pid */
+        write_raw(".x.12a.tmp", "keep");        /* not a pid */
+        write_raw("..12.tmp", "keep");          /* no name */
+        assert_int_equal(mkdir(subdir, 0755), 0);   /* not a file */
+
+        assert_int_equal(sriov_state_remove_stale_temp_files(tmpdir), 2);
+        ls = list_dir(".");
+        assert_string_equal(ls, "..12.tmp .d.1.tmp .hidden .x.12a.tmp .x.tmp " SRIOV_STATE_FILE " notes.tmp");
+        assert_int_equal(sriov_state_remove_stale_temp_files(tmpdir), 0);
+        assert_int_equal(sriov_state_remove_stale_temp_files(missing), 0);
+}
+
 /* save creates the state directory on first use. */
 static void test_save_creates_dir(void **state) {
         const struct sriov_desired list[] = { { addr("0000:3b:00.0"), 4, SRIOV_POLICY_BEST_EFFORT } };
@@ -554,6 +609,9 @@ int main(void) {
         ADD(test_save_empty, NULL, "state/save-empty");
         ADD(test_save_format, NULL, "state/save-format");
         ADD(test_save_creates_dir, NULL, "state/save-creates-dir");
+        ADD(test_last_attempt_short_round_trip, NULL, "state/last-attempt-short-round-trip");
+        ADD(test_last_attempt_short_bad_type, NULL, "state/last-attempt-short-bad-type");
+        ADD(test_remove_stale_temp_files, NULL, "state/remove-stale-temp-files");
         ADD(test_load_missing, NULL, "state/load-missing");
         ADD(test_load_missing_dir, NULL, "state/load-missing-dir");
         ADD(test_load_is_directory, NULL, "state/load-is-directory");
