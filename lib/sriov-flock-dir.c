@@ -26,6 +26,17 @@ static int mkdir_parents(const char *path) {
         return 0;
 }
 
+void sriov_flock_file_adopt_group(int fd, const char *dir) {
+        struct stat fst, dst;
+
+        /* Where the folder could not be made set-group-ID (systemd's RestrictSUIDSGID=), a
+         * file root creates gets root's group: give it the folder's, so the admin group can
+         * still open it. Files of other users are left alone. */
+        if (geteuid() == 0 && fstat(fd, &fst) == 0 && stat(dir ? dir : SRIOV_FLOCK_DIR, &dst) == 0 &&
+            fst.st_uid == 0 && fst.st_gid != dst.st_gid)
+                (void) fchown(fd, (uid_t) -1, dst.st_gid);
+}
+
 int sriov_flock_dir_prepare(const char *dir, gid_t gid) {
         _cleanup_close_ int dfd = -EBADF;
         struct stat st;
@@ -37,7 +48,7 @@ int sriov_flock_dir_prepare(const char *dir, gid_t gid) {
         r = mkdir_parents(dir);
         if (r < 0)
                 return r;
-        if (mkdir(dir, SRIOV_FLOCK_DIR_MODE) < 0 && errno != EEXIST)
+        if (mkdir(dir, SRIOV_FLOCK_DIR_MODE & ~S_ISGID) < 0 && errno != EEXIST)
                 return negative_errno();
         dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dfd < 0)
@@ -47,7 +58,10 @@ int sriov_flock_dir_prepare(const char *dir, gid_t gid) {
         /* Group first: chown may clear the set-group-ID bit, fchmod sets it. */
         if (fchown(dfd, 0, gid == (gid_t) -1 ? 0 : gid) < 0 && errno != EPERM)
                 return negative_errno();
-        if (fchmod(dfd, SRIOV_FLOCK_DIR_MODE) < 0)
+        /* systemd's RestrictSUIDSGID= refuses the set-group-ID bit: then 0750, and the lock
+         * files get the folder's group when they are created (open_lock_file()). */
+        if (fchmod(dfd, SRIOV_FLOCK_DIR_MODE) < 0 &&
+            (errno != EPERM || fchmod(dfd, SRIOV_FLOCK_DIR_MODE & ~S_ISGID) < 0))
                 return negative_errno();
 
         int dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
@@ -154,6 +168,7 @@ int sriov_flock_touch(const char *dir, enum sriov_lock_level level, const struct
         fd = open(path, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, SRIOV_FLOCK_FILE_MODE);
         if (fd < 0)
                 return negative_errno();
+        sriov_flock_file_adopt_group(fd, dir);
         close(fd);
         return 0;
 }

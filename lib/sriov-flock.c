@@ -192,6 +192,7 @@ static int open_lock_file(const char *dir, enum sriov_lock_level level, const st
         fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
         if (fd < 0)
                 return negative_errno();
+        sriov_flock_file_adopt_group(fd, dir);
         *ret = fd;
         return 0;
 }
@@ -231,7 +232,9 @@ int sriov_flock_acquire(const char *dir, const struct sriov_flock_spec *spec, in
 
         if (!dir)
                 dir = SRIOV_FLOCK_DIR;
-        r = mkdir_p(dir, SRIOV_FLOCK_DIR_MODE);
+        /* Without the set-group-ID bit: systemd's RestrictSUIDSGID= refuses a mkdir() that
+         * asks for it (EPERM, even when the folder exists); sriov_flock_dir_prepare() sets it. */
+        r = mkdir_p(dir, SRIOV_FLOCK_DIR_MODE & ~S_ISGID);
         if (r < 0)
                 return r;
 

@@ -104,6 +104,9 @@ int sriov_flock_probe(const char *dir, enum sriov_lock_level level, const struct
  * gid ((gid_t) -1: root's), and lock files left by older versions (0644) closed to
  * others and given the group. */
 int sriov_flock_dir_prepare(const char *dir, gid_t gid);
+/* A lock file root just created gets the lock folder's group (where the folder is not
+ * set-group-ID). */
+void sriov_flock_file_adopt_group(int fd, const char *dir);
 
 /* Who holds (or is first to hold) a lock of spec in dir, from /proc/locks: the pid, and
  * which file. -ENOENT when nobody holds one (or /proc/locks is hidden, as under

@@ -73,6 +73,15 @@ assert_match '^[1-9]' "$(dev_json "$RP" | jq -r '.aer.nonfatal.UnsupReq')" "Unsu
 ctl events
 
 note "disable through sysfs"
+# The driverless VFs make the kernel's recovery fail, and sriovd then runs its own
+# (remove-rescan), which restores the VFs it found: a write behind its back while that
+# runs would be undone by its restore-vfs step. Let it finish first.
+rec_done() { [ "$(pf_json | jq -r '.recovery.last.finished // false')" = true ]; }
+if wait_for -t 60 rec_done; then
+    pass "sriovd's own recovery finished: $(pf_json | jq -r .recovery.last.state)"
+else
+    note "no recovery of sriovd's own finished: $(pf_json | jq -c .recovery.last)"
+fi
 # After a failed recovery the VFs may be gone already or still there; 0 works either way.
 disable_vfs || fail "disable through sysfs: $SYSFS_ERR"
 gone() { [ "$(pf_json | jq -r .sriov.num_vfs)" = 0 ] && [ "$(pf_json | jq -r '.sriov.vfs | length')" = 0 ]; }
