@@ -10,6 +10,8 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 
+#include <netlink/msg.h>
+
 #include <event2/event.h>
 
 #include "sriov-vfinfo.h"
@@ -235,7 +237,8 @@ static void on_readable(evutil_socket_t fd, short what, void *userdata) {
                         continue;
                 }
                 int rem = (int) len;
-                for (const struct nlmsghdr *h = (const struct nlmsghdr *) n->buf; NLMSG_OK(h, rem); h = NLMSG_NEXT(h, rem))
+                /* libnl's walkers take an int remainder: the glibc macros mix signs. */
+                for (struct nlmsghdr *h = (struct nlmsghdr *) n->buf; nlmsg_ok(h, rem); h = nlmsg_next(h, &rem))
                         if (h->nlmsg_type == RTM_NEWLINK || h->nlmsg_type == RTM_DELLINK)
                                 handle_link_message(n, h);
         }
