@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE     /* pthread_clockjoin_np, pthread_attr_setsigmask_np */
+#define _GNU_SOURCE     /* pthread_attr_setsigmask_np */
 #endif
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,7 +105,10 @@ size_t sriov_flock_n_locks(const sriov_flock *f) {
 struct waiter {
         int fd;
         int op;
-        int r;
+        pthread_mutex_t mutex;
+        pthread_cond_t done_cond;       /* CLOCK_MONOTONIC */
+        bool done;                      /* under mutex */
+        int r;                          /* under mutex */
 };
 
 static void *waiter_thread(void *userdata) {
@@ -118,36 +122,68 @@ static void *waiter_thread(void *userdata) {
         r = flock(w->fd, w->op) < 0 ? -errno : 0;
         (void) pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, &old);
 
+        pthread_mutex_lock(&w->mutex);
         w->r = r;
+        w->done = true;
+        pthread_cond_signal(&w->done_cond);
+        pthread_mutex_unlock(&w->mutex);
         return NULL;
 }
 
 static int flock_until(int fd, int op, const struct timespec *deadline) {
         struct waiter w = { .fd = fd, .op = op, .r = -EIO };
+        pthread_condattr_t cattr;
         pthread_attr_t attr;
         sigset_t all;
         pthread_t t;
+        bool done;
         int r;
+
+        /* A mutex and a condition variable on CLOCK_MONOTONIC rather than
+         * pthread_clockjoin_np(): the join is the same deadline, but ThreadSanitizer does
+         * not know that call and would report the helper's reads of this frame as races. */
+        r = pthread_condattr_init(&cattr);
+        if (r != 0)
+                return -r;
+        (void) pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+        r = pthread_cond_init(&w.done_cond, &cattr);
+        (void) pthread_condattr_destroy(&cattr);
+        if (r != 0)
+                return -r;
+        (void) pthread_mutex_init(&w.mutex, NULL);
 
         /* The helper must never run the process's signal handlers; glibc keeps its own
          * cancellation signal deliverable regardless of this mask. */
         r = pthread_attr_init(&attr);
-        if (r != 0)
+        if (r == 0) {
+                sigfillset(&all);
+                r = pthread_attr_setsigmask_np(&attr, &all);
+                if (r == 0)
+                        r = pthread_create(&t, &attr, waiter_thread, &w);
+                (void) pthread_attr_destroy(&attr);
+        }
+        if (r != 0) {
+                (void) pthread_cond_destroy(&w.done_cond);
+                (void) pthread_mutex_destroy(&w.mutex);
                 return -r;
-        sigfillset(&all);
-        r = pthread_attr_setsigmask_np(&attr, &all);
-        if (r == 0)
-                r = pthread_create(&t, &attr, waiter_thread, &w);
-        (void) pthread_attr_destroy(&attr);
-        if (r != 0)
-                return -r;
+        }
 
-        r = pthread_clockjoin_np(t, NULL, CLOCK_MONOTONIC, deadline);
-        if (r == 0)
-                return w.r;
+        pthread_mutex_lock(&w.mutex);
+        while (!w.done)
+                if (pthread_cond_timedwait(&w.done_cond, &w.mutex, deadline) == ETIMEDOUT)
+                        break;
+        done = w.done;
+        r = w.r;
+        pthread_mutex_unlock(&w.mutex);
 
-        (void) pthread_cancel(t);
+        if (!done)
+                /* flock() is the only asynchronous-cancel section and holds no mutex. */
+                (void) pthread_cancel(t);
         (void) pthread_join(t, NULL);
+        (void) pthread_cond_destroy(&w.done_cond);
+        (void) pthread_mutex_destroy(&w.mutex);
+        if (done)
+                return r;
 
         /* The helper may have got the lock just before it was cancelled; the lock is then
          * ours already (same open file description) and this succeeds. */
