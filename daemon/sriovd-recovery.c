@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +66,8 @@ struct pf_rec {
         bool waiting_vfs;               /* RESTORE_VFS written, waiting for the VFs */
         unsigned num_vfs;               /* the VF count to restore and verify */
         struct rec_job *job;            /* the job of the current step, if running */
+        bool job_hung;                  /* job outlived its step's deadline: nothing moves until it returns */
+        uint64_t job_started_usec;
         uint64_t created_usec;
         size_t n_waiters;
         struct evhttp_request *waiters[PF_REC_MAX_WAITERS];
@@ -180,6 +184,15 @@ static json_object *rec_to_json(const struct pf_rec *rec) {
         json_object_object_add(o, "finished", json_object_new_boolean(rec->finished));
         json_object_object_add(o, "succeeded", json_object_new_boolean(a.kind == SRIOV_PF_ACTION_DONE_OK));
         json_object_object_add(o, "attempts", json_object_new_int(sriov_pf_recovery_attempts(rec->machine)));
+        if (rec->job) {
+                json_object *w = json_object_new_object();
+                json_object_object_add(w, "step", json_object_new_string(sriov_pf_action_kind_to_string(rec->job->kind)));
+                json_object_object_add(w, "device", sriov_addr_to_json(&rec->job->target));
+                json_object_object_add(w, "file", json_object_new_string(rec->job->attr[0] ? rec->job->attr : "bind"));
+                json_object_object_add(w, "age_ms", json_object_new_uint64((now_usec() - rec->job_started_usec) / 1000));
+                json_object_object_add(w, "hung", json_object_new_boolean(rec->job_hung));
+                json_object_object_add(o, "write_in_flight", w);
+        }
         for (size_t i = 0; i < sriov_pf_recovery_n_steps(rec->machine); i++) {
                 struct sriov_pf_step s;
                 if (sriov_pf_recovery_get_step(rec->machine, i, &s) < 0)
@@ -266,6 +279,7 @@ static int rec_job_run(void *userdata) {
 }
 
 static void rec_check_vfs(struct pf_rec *rec);
+static void rec_arm_timer(struct pf_rec *rec);
 
 static void rec_job_done(int result, void *userdata) {
         struct rec_job *j = userdata;
@@ -273,8 +287,22 @@ static void rec_job_done(int result, void *userdata) {
         struct sriov_pf_action next;
 
         if (rec) {
-                if (rec->job == j)
-                        rec->job = NULL;
+                assert(rec->job == j);
+                rec->job = NULL;
+                if (rec->job_hung) {
+                        uint64_t took_ms = (now_usec() - rec->job_started_usec) / 1000;
+                        rec->job_hung = false;
+                        log_notice("PF %s recovery: the hung write of %s to %s %s returned after %" PRIu64 " ms: %s; going on",
+                                   SRIOV_ADDR_STR(&rec->pf), j->value, j->attr[0] ? j->attr : "the bindings",
+                                   SRIOV_ADDR_STR(&j->target), took_ms, result < 0 ? strerror(-result) : "success");
+                        record(rec->owner, &rec->pf, &rec->hierarchy, "RECOVERY_WRITE_RETURNED",
+                               "attempt %u: %s %s: the hung write returned after %" PRIu64 " ms: %s", rec->action.attempt,
+                               sriov_pf_action_kind_to_string(j->kind), SRIOV_ADDR_STR(&j->target), took_ms,
+                               result < 0 ? strerror(-result) : "success");
+                        /* Its deadline passed while it hung: re-armed, a step that still waits
+                         * (restore-vfs: for the VFs) times out at once unless done below. */
+                        rec_arm_timer(rec);
+                }
                 log_info("PF %s recovery: %s %s%s%s", SRIOV_ADDR_STR(&rec->pf), sriov_pf_action_kind_to_string(j->kind),
                          SRIOV_ADDR_STR(&j->target), result < 0 ? ": " : " done", result < 0 ? strerror(-result) : "");
                 if (j->kind == SRIOV_PF_ACTION_RESTORE_VFS && result >= 0 && j->seq == rec->action.seq) {
@@ -317,7 +345,10 @@ static void rec_submit_job(struct pf_rec *rec, const struct sriov_addr *target, 
                                 j->bindings[j->n_bindings++] = o->bindings[i];
                 }
         }
+        assert(!rec->job);      /* one write of a hierarchy in the kernel at a time */
         rec->job = j;
+        rec->job_hung = false;
+        rec->job_started_usec = now_usec();
         r = sriovd_workers_submit(rec->owner->manager->workers, rec_job_run, rec_job_done, j);
         if (r < 0)
                 rec_job_done(r, j);
@@ -335,13 +366,53 @@ static void rec_check_vfs(struct pf_rec *rec) {
         rec_feed(rec, sriov_pf_recovery_step_done(rec->machine, rec->action.seq, 0, now_usec(), &next), &next);
 }
 
-static void rec_arm_timer(struct pf_rec *rec);
+static SriovdHungKind rec_job_hung_kind(const struct rec_job *j) {
+        if (j->kind == SRIOV_PF_ACTION_RESTORE_BINDINGS)
+                return SRIOVD_HUNG_BIND;
+        if (streq(j->attr, "sriov_numvfs"))
+                return SRIOVD_HUNG_NUMVFS;
+        return SRIOVD_HUNG_DEVICE;
+}
+
+/* The step's write has outlived its deadline. A sysfs write cannot be cancelled, and while
+ * it is in the kernel it holds the device lock (sriov_numvfs, remove) or the bus semaphore
+ * (rescan): the next step - removing the bridge, rescanning - would run into the very
+ * locks the write holds, or pull the device out from under it. So nothing moves: the hang
+ * is reported, the hierarchy stays locked (in process and by file), and the machine goes
+ * on from the write's own result when it returns. */
+static void rec_job_hung(struct pf_rec *rec) {
+        struct rec_job *j = rec->job;
+        uint64_t ms = (now_usec() - rec->job_started_usec) / 1000;
+
+        if (rec->job_hung)
+                return;
+        rec->job_hung = true;
+        log_error("PF %s recovery: writing %s to %s %s has not returned after %" PRIu64 " ms: hung in the kernel; "
+                  "hierarchy %s stays locked until it returns, no further step starts",
+                  SRIOV_ADDR_STR(&rec->pf), j->attr[0] ? j->value : "the bindings", j->attr[0] ? j->attr : "",
+                  SRIOV_ADDR_STR(&j->target), ms, SRIOV_ADDR_STR(&rec->hierarchy));
+        record(rec->owner, &rec->pf, &rec->hierarchy, "RECOVERY_WRITE_HUNG",
+               "attempt %u: %s %s: %s%s%s has not returned after %" PRIu64 " ms; hierarchy held until it returns",
+               rec->action.attempt, sriov_pf_action_kind_to_string(j->kind), SRIOV_ADDR_STR(&j->target),
+               j->attr[0] ? "writing " : "binding", j->attr[0] ? j->value : "", j->attr[0] ? j->attr : "", ms);
+        sriovd_metrics_hung_write(rec->owner->manager->metrics, rec_job_hung_kind(j));
+        /* Those who wait for the result learn it now; the recovery goes on without them. */
+        rec_reply_waiters(rec);
+}
 
 static void on_rec_timer(evutil_socket_t fd, short what, void *userdata) {
         struct pf_rec *rec = userdata;
         struct sriov_pf_action next;
         int r;
 
+        if (rec->job && rec->job->seq == rec->action.seq) {
+                if (now_usec() < rec->action.deadline_usec) {
+                        rec_arm_timer(rec);     /* early (libevent's timers are coarse) */
+                        return;
+                }
+                rec_job_hung(rec);
+                return;
+        }
         r = sriov_pf_recovery_timeout(rec->machine, now_usec(), &next);
         if (r >= 0 && next.seq == rec->action.seq && next.kind == rec->action.kind) {
                 /* Fired before the deadline by the machine's clock (libevent's timers are

@@ -695,6 +695,69 @@ class TestUserSpaceRecovery(RecoveryCase):
         self.assert_sim_clean()
 
 
+    def test_10_hung_step_holds_the_hierarchy_until_it_returns(self):
+        """Issue 12, item 2: disable-vfs (writing 0 to sriov_numvfs) hangs
+        past its 10 s deadline. The recovery reports the hang and starts no
+        further step - no remove, no rescan, nothing below the root port -
+        while the write is in the kernel; the hierarchy stays locked (an
+        enable of the PF's sibling waits). When the write returns the
+        recovery goes on from its result and succeeds."""
+        sim = self.sim
+        self.enable(PF1, 2)
+        self.policy(PF1B, '--recovery', 'none')
+        sim.set_hang(PF1, True)
+        t0 = time.monotonic()
+        seq0 = self.last_seq()
+        sim.aer_nonfatal_failed(RP1)
+
+        def hung_event():
+            return [e for e in self.events(seq0)['events']
+                    if e['event'] == 'RECOVERY_WRITE_HUNG' and e['device'] == PF1]
+        self.wait(lambda: self.recovery(PF1).get('last'), 15, what='recovery of PF1 to start')
+        op_b = self.enable_nowait(PF1B, 2)
+        ev = self.wait(hung_event, 30, what='the hung disable-vfs reported')
+        self.assertIn('disable-vfs', ev[0]['message'])
+        self.assertIn('sriov_numvfs', ev[0]['message'])
+        last = self.recovery(PF1)['last']
+        self.assertFalse(last['finished'], last)
+        self.assertEqual(last['state'], 'disable-vfs', last)
+        w = last['write_in_flight']
+        self.assertEqual((w['step'], w['device'], w['file'], w['hung']),
+                         ('disable-vfs', PF1, 'sriov_numvfs', True), w)
+        self.assertGreaterEqual(w['age_ms'], 9000, w)
+        # a hung write is counted in the metrics
+        st, _, text = self.sim.http('GET', '/metrics')
+        self.assertEqual(st, 200)
+        self.assertIn('sriovd_sysfs_writes_hung_total{attribute="sriov_numvfs"} 1', text)
+        # nothing moves below RP1 while the write is in the kernel
+        for _ in range(30):
+            ws = [(e['addr'], e['attr']) for e in sim.writes_of(since=t0)]
+            self.assertEqual([x for x in ws if x != (PF1, 'sriov_numvfs')], [],
+                             'a step started while disable-vfs was in the kernel: %s' % self.write_summary(t0))
+            self.assertTrue(self.hierarchy(RP1)['busy'])
+            self.assertIn(self.operation(op_b)['state'], ('waiting-for-recovery', 'queued'))
+            time.sleep(0.1)
+
+        # the kernel returns the write at last: the recovery goes on and succeeds
+        self.assertEqual(sim.release_hang(PF1), 0)
+        last = self.wait_recovery_done(PF1, seq0, timeout=60)
+        self.assertTrue(last['succeeded'], last)
+        self.assertNotIn('write_in_flight', last)
+        self.assertEqual([s['step'] for s in last['steps']],
+                         ['disable-vfs', 'remove-pf', 'rescan-port', 'wait-pf', 'restore-vfs',
+                          'restore-bindings', 'verify'])
+        self.assertEqual(self.recovery_writes(PF1, t0), self.expected_steps(PF1, RP1, 2),
+                         self.write_summary(t0))
+        kinds = [e['event'] for e in self.events(seq0)['events'] if e['device'] == PF1]
+        self.assertLess(kinds.index('RECOVERY_WRITE_HUNG'), kinds.index('RECOVERY_WRITE_RETURNED'))
+        self.assertLess(kinds.index('RECOVERY_WRITE_RETURNED'), kinds.index('RECOVERY_SUCCEEDED'))
+        # the sibling's enable ran only after the recovery
+        op = self.operation(op_b, wait=True)
+        self.assertEqual(op['report']['outcome'], 'complete', op)
+        self.assertEqual(len(sim.device(PF1).vfs), 2)
+        self.assert_sim_clean()
+
+
 class TestParkingAndOnDemand(RecoveryCase):
 
     def test_06_parking_idle_vfs_makes_the_kernel_able_to_recover(self):
