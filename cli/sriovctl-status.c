@@ -153,9 +153,24 @@ static void print_device_detail(json_object *d) {
         print_hierarchy(d);
 }
 
+/* sriovd answers at once after a restart, while it still applies its configuration:
+ * the counts shown are those of that moment, and the operations below say what runs. */
+static void print_daemon_state(json_object *body) {
+        json_object *daemon = ctl_jget(body, "daemon"), *ready = ctl_jget(daemon, "ready");
+
+        if (!ready || !json_object_is_type(ready, json_type_boolean) || json_object_get_boolean(ready))
+                return;
+        int64_t n = ctl_jint(daemon, "applying_configuration", 0);
+        if (n < 0 || n > 1000000)
+                n = 0;  /* not the daemon's to make us print nonsense */
+        printf("sriovd is starting: applying its configuration to %" PRId64 " PF(s); their operations are listed below\n\n", n);
+}
+
 static void print_devices(json_object *body, bool all) {
         json_object *devs = ctl_jget(body, "devices");
         size_t n = devs ? json_object_array_length(devs) : 0, pfs = 0;
+
+        print_daemon_state(body);
 
         for (size_t i = 0; i < n; i++) {
                 json_object *d = json_object_array_get_idx(devs, i);

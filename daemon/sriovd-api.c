@@ -285,7 +285,11 @@ static void reply_devices(struct sriovd_api *api, struct evhttp_request *req, Sr
                 comma = true;
                 device_text(api, &b, d);
         }
-        sriovd_textbuf_add(&b, "]}\n", 3);
+        /* Answered while the configuration is still being applied at start: say so, so
+         * that a caller does not take the counts of that moment for the configured ones. */
+        sriovd_textbuf_printf(&b, "],\"daemon\":{\"ready\":%s,\"applying_configuration\":%u}}\n",
+                              api->manager->starting ? "false" : "true",
+                              api->manager->starting ? api->manager->startup_pending : 0u);
         api_reply_text(req, 200, &b);
 }
 

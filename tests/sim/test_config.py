@@ -515,6 +515,50 @@ class TestApplyAtStart(ConfigCase):
         self.assertEqual([(e['pf'], e['num_vfs']) for e in state['pfs']], [(PF1, 2)], state)
         self.assert_running()
 
+    def test_13_api_answers_while_the_configuration_is_applied(self):
+        """Issue 12, item 13: a restart with a configuration to apply that
+        takes seconds (the VFs come 1 s apart). The API answers status at
+        once, before READY=1, with the apply shown as operations in
+        progress and the daemon saying it is still starting; once applied,
+        READY=1 and the counts are the configured ones."""
+        sim = self.sim
+        for pf in (PF1, PF2, PF3):
+            sim.set_behaviour(pf, per_vf_delay=1.0)
+        t0 = time.monotonic()
+        self.start('[pf "%s"]\nnum-vfs = 4\n[pf "8086:1572"]\nnum-vfs = 4\n' % PF1, ready=False)
+
+        def answers():
+            try:
+                st, _, body = sim.http('GET', '/v1/devices?role=pf', timeout=1)
+            except OSError:
+                return None
+            return body if st == 200 else None
+        body = SimKernel.wait_for(answers, 10, interval=0.05, what='the API to answer')
+        answered = time.monotonic() - t0
+        self.assertNotIn('READY=1', sim.notify_messages, 'answered only once ready')
+        self.assertEqual(body['daemon'], {'ready': False, 'applying_configuration': 3}, body['daemon'])
+        ops = {d['address']: d['operations'] for d in body['devices']}
+        for pf in (PF1, PF2, PF3):
+            self.assertEqual(len(ops[pf]), 1, ops)
+            self.assertEqual(ops[pf][0]['num_vfs'], 4)
+            self.assertNotEqual(ops[pf][0]['state'], 'done', ops[pf])
+        # the operator's view says so too
+        rc, out, err = sim.ctl('status', timeout=10)
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn('sriovd is starting: applying its configuration to', out)
+        self.assertRegex(out, r'operation \d+: 4 VFs, (queued|locking|writing|settling)')
+        self.assertNotIn('READY=1', sim.notify_messages)
+        sim.wait_ready(60)
+        self.assertGreater(time.monotonic() - t0, answered + 2.0,
+                           'the apply was over before the first answer: the test shows nothing')
+        for pf in (PF1, PF2, PF3):
+            self.wait_vfs(pf, 4)
+        st, _, body = sim.http('GET', '/v1/devices?role=pf')
+        self.assertEqual(body['daemon'], {'ready': True, 'applying_configuration': 0})
+        rc, out, err = sim.ctl('status')
+        self.assertNotIn('sriovd is starting', out)
+        self.assert_running()
+
     def test_02_by_vendor_device(self):
         """[pf "8086:1572"] takes every PF with that id, not PF1 (1b36:0010);
         hexadecimal digits in either case."""
