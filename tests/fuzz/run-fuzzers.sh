@@ -16,13 +16,14 @@ if [ ! -f "$build/build.ninja" ]; then
         -Dtests=enabled -Dwerror=true
 fi
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz-address fuzz-aer fuzz-uevent fuzz-config fuzz-netlink fuzz-api-request fuzz-api-body)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz-address fuzz-aer fuzz-uevent fuzz-config fuzz-netlink fuzz-api-request fuzz-api-body fuzz-cli-response)
 meson compile -C "$build" "${targets[@]}"
 
 # -max_len: a little over the longest input each parser reads whole (a PCI address,
 # a uevent buffer, a sysfs page, a few config lines, a request line, a body).
 declare -A max_len=([fuzz-address]=64 [fuzz-aer]=4096 [fuzz-uevent]=2048 [fuzz-config]=2048
-                    [fuzz-netlink]=256 [fuzz-api-request]=1024 [fuzz-api-body]=4096)
+                    [fuzz-netlink]=256 [fuzz-api-request]=1024 [fuzz-api-body]=4096
+                    [fuzz-cli-response]=1024)
 mkdir -p "$work"
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 for t in "${targets[@]}"; do
