@@ -115,11 +115,17 @@ void sriovd_config_reconcile_pf(struct sriovd_manager *m, const struct sriov_add
 }
 
 void sriovd_config_reconcile_all(struct sriovd_manager *m, const char *why) {
-        struct sriov_addr pfs[512];
+        _cleanup_free_ struct sriov_addr *pfs = NULL;
         size_t n = 0;
 
-        /* Collected first: submitting may refresh the model. */
-        for (size_t i = 0; i < sriov_model_size(m->model) && n < ELEMENTSOF(pfs); i++) {
+        /* Collected first: submitting may refresh the model. Every PF of the host: a
+         * fixed array left those after the 512th unconfigured. */
+        pfs = calloc(sriov_model_size(m->model) ?: 1, sizeof(*pfs));
+        if (!pfs) {
+                log_error("Out of memory: the configuration is not applied (%s)", why);
+                return;
+        }
+        for (size_t i = 0; i < sriov_model_size(m->model); i++) {
                 const struct sriov_device *d = sriov_model_at(m->model, i);
                 if (d->role == SRIOV_ROLE_PF)
                         pfs[n++] = d->addr;

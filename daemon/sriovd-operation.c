@@ -904,13 +904,19 @@ static void on_trim(evutil_socket_t fd, short what, void *userdata) {
 /* Submits a vfio-pci bind for every VF of pf without a driver; returns how many. */
 static size_t ops_park(struct sriovd_ops *ops, const struct sriov_addr *pf_addr, struct sriov_addr *ret, size_t max) {
         const struct sriov_device *pf = sriov_model_get(ops->manager->model, pf_addr);
-        struct sriov_addr todo[256];
+        _cleanup_free_ struct sriov_addr *todo = NULL;
         size_t n = 0;
 
-        if (!pf || pf->role != SRIOV_ROLE_PF)
+        if (!pf || pf->role != SRIOV_ROLE_PF || pf->pf.n_vfs == 0)
                 return 0;
+        /* As many as the PF has (up to 65535): a fixed array parked only the first 256. */
+        todo = calloc(pf->pf.n_vfs, sizeof(*todo));
+        if (!todo) {
+                log_error("Out of memory: cannot park the idle VFs of %s", SRIOV_ADDR_STR(pf_addr));
+                return 0;
+        }
         const struct sriov_pf_config *c = sriovd_config_for(ops->manager, pf_addr);
-        for (size_t i = 0; i < pf->pf.n_vfs && n < ELEMENTSOF(todo); i++) {
+        for (size_t i = 0; i < pf->pf.n_vfs; i++) {
                 const struct sriov_device *vf = sriov_model_get(ops->manager->model, &pf->pf.vfs[i].addr);
                 const struct sriov_vf_config *vc = c ? sriov_pf_config_vf(c, pf->pf.vfs[i].index) : NULL;
                 /* A VF the configuration gives a driver is not idle: its bind is queued. */
@@ -1147,11 +1153,21 @@ void sriovd_ops_note_error(struct sriovd_ops *ops, const struct sriov_addr *hier
 }
 
 void sriovd_ops_kick(struct sriovd_ops *ops) {
-        /* Oldest first, to keep arrival order across PFs. */
-        struct sriovd_op *deferred[256];
-        size_t n = 0;
+        /* Oldest first, to keep arrival order across PFs; every one of them (a fixed array
+         * here kept the newest and left the oldest waiting for a kick that may never come). */
+        _cleanup_free_ struct sriovd_op **deferred = NULL;
+        size_t n = 0, total = 0;
 
-        for (struct sriovd_op *op = ops->list; op && n < ELEMENTSOF(deferred); op = op->next)
+        for (struct sriovd_op *op = ops->list; op; op = op->next)
+                total += op->state == OP_DEFERRED;
+        if (total == 0)
+                return;
+        deferred = calloc(total, sizeof(*deferred));
+        if (!deferred) {
+                log_error("Out of memory: %zu deferred operation(s) wait for the next kick", total);
+                return;
+        }
+        for (struct sriovd_op *op = ops->list; op; op = op->next)
                 if (op->state == OP_DEFERRED)
                         deferred[n++] = op;
         while (n > 0) {

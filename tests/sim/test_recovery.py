@@ -455,6 +455,39 @@ class TestKernelRecovery(RecoveryCase):
         self.assertNotIn('RECOVERY_START', kinds)
         self.assert_sim_clean()
 
+    def test_02b_hundreds_of_deferred_operations_all_run(self):
+        """Issue 12, item 12 (silent caps): 300 operations on one PF wait for
+        the kernel's recovery (each takes the PF's locks in turn, finds the
+        hierarchy recovering and gives them back). When it ends every one of
+        them runs, the oldest first; none is left waiting."""
+        sim = self.sim
+        n_ops = 300
+        sim.uevent(PF1B, 'change', ERROR_EVENT='BEGIN_RECOVERY', DEVICE_ONLINE=0)
+        self.wait(lambda: self.hierarchy(RP1)['state'] == 'recovering', 10, what='RP1 recovering')
+        ids = []
+        for _ in range(n_ops):
+            st, _, body = sim.http('POST', '/v1/devices/%s/sriov' % PF1B, {'num_vfs': 2, 'wait': False})
+            self.assertEqual(st, 202, body)
+            ids.append(body['id'])
+
+        def pending():
+            return [o for o in self.device(PF1B)['operations']]
+        self.wait(lambda: len(pending()) == n_ops and
+                  all(o['state'] == 'waiting-for-recovery' for o in pending()), 30,
+                  what='%d operations waiting for the recovery' % n_ops)
+        self.assertEqual(self.writes(PF1B, 'sriov_numvfs'), [])
+        sim.uevent(PF1B, 'change', ERROR_EVENT='SUCCESSFUL_RECOVERY', DEVICE_ONLINE=1)
+        self.wait(lambda: pending() == [], 60, what='every deferred operation to run',
+                  interval=0.5)
+        # the oldest ran first: it wrote the 2, the 299 after it found 2 and wrote nothing
+        ws = self.writes(PF1B, 'sriov_numvfs')
+        self.assertEqual([w['value'].strip() for w in ws], ['2'])
+        op = self.operation(ids[-1])
+        self.assertEqual((op['state'], op['report']['outcome'], op['report']['previous']),
+                         ('done', 'complete', 2), op)
+        self.assertEqual(len(sim.device(PF1B).vfs), 2)
+        self.assert_sim_clean()
+
     def test_05_old_kernel_failed_only_on_the_root_port(self):
         sim = self.sim
         self.enable(PF1, 2)
