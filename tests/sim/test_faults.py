@@ -604,10 +604,6 @@ class TestConcurrentConflictingClients(FaultCase):
 
     N = 100
 
-    # Under ThreadSanitizer one of the 100 operations now and then reports its VFs as
-    # never appeared (seen 2 in 4 runs, not under gcc or ASan). Not understood yet: see
-    # the note on issue 12. The interleaving checks run in the other two builds.
-    @unittest.skipIf('thread' in simkernel.SANITIZER, 'flaky under TSan (issue 12 note)')
     def test_100_clients(self):
         sim = self.sim
         self.start()
