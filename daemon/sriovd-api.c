@@ -44,9 +44,8 @@ struct sriovd_api {
         struct evhttp *http;
         struct evhttp_bound_socket *bound;      /* NULL once we stopped listening */
         char *socket_path;                      /* where clients connect */
-        bool inherited;                         /* systemd's (sriovd.socket): never unlinked */
-        dev_t file_dev;                         /* the socket file we bound, to unlink only ours */
-        ino_t file_ino;
+        dev_t file_dev;                         /* the socket file we bound (ino 0: none), */
+        ino_t file_ino;                         /* to unlink ours only */
         gid_t admin_gid;
         bool have_admin_gid;
         struct sriovd_conns *conns;
@@ -814,10 +813,9 @@ int sriovd_api_new(struct sriovd_manager *m, const char *socket_path, struct sri
                 return -ENOMEM;
         api->manager = m;
         r = inherited_socket(socket_path, &fd);
-        if (r > 0) {
-                api->inherited = true;
-                api->socket_path = inherited_socket_path(fd, socket_path);
-        } else if (r == 0) {
+        if (r > 0)
+                api->socket_path = inherited_socket_path(fd, socket_path);      /* systemd's file */
+        else if (r == 0) {
                 fd = bind_socket(api, socket_path);
                 api->socket_path = strdup(socket_path);
         }
@@ -864,17 +862,20 @@ const char *sriovd_api_socket_path(const struct sriovd_api *api) {
 void sriovd_api_stop_listening(struct sriovd_api *api) {
         struct stat st;
 
-        if (!api || !api->bound)
+        if (!api)
                 return;
-        /* The connection accounting holds the listener (error callback, backoff timer). */
-        sriovd_conns_forget_listener(api->conns);
-        evhttp_del_accept_socket(api->http, api->bound);        /* closes our fd */
-        api->bound = NULL;
-        if (api->inherited)
-                return;         /* systemd owns the file and keeps listening on it */
-        /* Only the file we bound: a new instance may have replaced it already. */
-        if (lstat(api->socket_path, &st) == 0 && st.st_dev == api->file_dev && st.st_ino == api->file_ino)
+        if (api->bound) {
+                /* The connection accounting holds the listener (error callback, backoff timer). */
+                sriovd_conns_forget_listener(api->conns);
+                evhttp_del_accept_socket(api->http, api->bound);        /* closes our fd */
+                api->bound = NULL;
+        }
+        /* Only the file we bound (never systemd's, file_ino 0): a new instance may have
+         * replaced it already. */
+        if (api->file_ino != 0 && lstat(api->socket_path, &st) == 0 && st.st_dev == api->file_dev &&
+            st.st_ino == api->file_ino)
                 (void) unlink(api->socket_path);
+        api->file_ino = 0;
 }
 
 struct sriovd_api *sriovd_api_free(struct sriovd_api *api) {
