@@ -6,6 +6,10 @@
 #include "sriov-address.h"
 #include "sriovctl.h"
 
+/* sriovd answers a bind once the driver took the function or its 30 s deadline passed
+ * (BIND_TIMEOUT_SEC in daemon/sriovd-bind.c). */
+#define BIND_WAIT_MS 30000u
+
 static int run(struct ctl_context *ctx, int argc, char **argv, bool unbind) {
         static const struct option options[] = {
                 { "force", no_argument, NULL, 'f' },
@@ -60,8 +64,8 @@ static int run(struct ctl_context *ctx, int argc, char **argv, bool unbind) {
                 json_object_object_add(b, "force", json_object_new_boolean(force));
                 snprintf(body, sizeof(body), "%s", json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN));
         }
-        if (ctl_call(ctx, "POST", path, body, &resp) < 0)
-                return CTL_EXIT_UNREACHABLE;
+        if (ctl_call_wait(ctx, "POST", path, body, BIND_WAIT_MS, &resp) < 0)
+                return ctl_transport_exit(ctx);
         if (json && resp.body)
                 fputs(resp.body, stdout);
         if (resp.status != 200) {

@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sriovctl-client.h"
@@ -22,7 +23,37 @@ void ctl_response_done(struct ctl_response *r) {
         *r = (struct ctl_response) {};
 }
 
-static int connect_socket(const char *path) {
+/* Every step of a request is bounded by one deadline on CLOCK_MONOTONIC (0: none): a
+ * daemon that accepts and never answers (its loop stuck, or an instance dying behind a
+ * worker stuck in the kernel) must not hang the caller. */
+static uint64_t now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
+}
+
+static uint64_t deadline_of(uint64_t timeout_ms) {
+        return timeout_ms ? now_ms() + timeout_ms : 0;
+}
+
+/* Waits until fd is ready for events, or -ETIMEDOUT at the deadline. */
+static int wait_fd(int fd, short events, uint64_t deadline) {
+        for (;;) {
+                uint64_t now = now_ms();
+                int r;
+
+                if (deadline && now >= deadline)
+                        return -ETIMEDOUT;
+                r = poll(&(struct pollfd) { .fd = fd, .events = events }, 1,
+                         deadline ? (int) (deadline - now > INT32_MAX ? INT32_MAX : deadline - now) : -1);
+                if (r > 0)
+                        return 0;
+                if (r < 0 && errno != EINTR)
+                        return negative_errno();
+        }
+}
+
+static int connect_socket(const char *path, uint64_t deadline) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_close_ int fd = -EBADF;
 
@@ -32,16 +63,27 @@ static int connect_socket(const char *path) {
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return negative_errno();
+        /* A Unix connect() blocks while the listener's backlog is full, and no poll()
+         * says when it would not: SO_SNDTIMEO bounds it (EAGAIN when it runs out). */
+        if (deadline) {
+                uint64_t now = now_ms(), left = deadline > now ? deadline - now : 1;
+                struct timeval tv = { .tv_sec = (time_t) (left / 1000), .tv_usec = (suseconds_t) (left % 1000) * 1000 };
+                if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+                        return negative_errno();
+        }
         if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
-                return negative_errno();
+                return errno == EAGAIN && deadline ? -ETIMEDOUT : negative_errno();
         return TAKE_FD(fd);
 }
 
-static int write_all(int fd, const char *buf, size_t len) {
+static int write_all(int fd, const char *buf, size_t len, uint64_t deadline) {
         while (len > 0) {
-                ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+                int r = wait_fd(fd, POLLOUT, deadline);
+                if (r < 0)
+                        return r;
+                ssize_t n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
                 if (n < 0) {
-                        if (errno == EINTR)
+                        if (errno == EINTR || errno == EAGAIN)
                                 continue;
                         return negative_errno();
                 }
@@ -51,7 +93,21 @@ static int write_all(int fd, const char *buf, size_t len) {
         return 0;
 }
 
-static int send_request(int fd, const char *method, const char *path, const char *body) {
+/* What came within the deadline; 0 at the end of the stream. */
+static ssize_t read_some(int fd, char *buf, size_t len, uint64_t deadline) {
+        for (;;) {
+                int r = wait_fd(fd, POLLIN, deadline);
+                if (r < 0)
+                        return r;
+                ssize_t n = recv(fd, buf, len, MSG_DONTWAIT);
+                if (n >= 0)
+                        return n;
+                if (errno != EINTR && errno != EAGAIN)
+                        return negative_errno();
+        }
+}
+
+static int send_request(int fd, const char *method, const char *path, const char *body, uint64_t deadline) {
         _cleanup_free_ char *head = NULL;
         size_t blen = body ? strlen(body) : 0;
         int r;
@@ -61,11 +117,11 @@ static int send_request(int fd, const char *method, const char *path, const char
                      "%s%sContent-Length: %zu\r\n\r\n",
                      method, path, body ? "Content-Type: application/json" : "", body ? "\r\n" : "", blen) < 0)
                 return -ENOMEM;
-        r = write_all(fd, head, strlen(head));
+        r = write_all(fd, head, strlen(head), deadline);
         if (r < 0)
                 return r;
         if (blen > 0)
-                r = write_all(fd, body, blen);
+                r = write_all(fd, body, blen, deadline);
         return r;
 }
 
@@ -94,17 +150,18 @@ static int parse_head(const char *buf, size_t len, int *ret_status, size_t *ret_
 }
 
 int ctl_request(const char *socket_path, const char *method, const char *path, const char *body,
-                struct ctl_response *ret) {
+                uint64_t timeout_ms, struct ctl_response *ret) {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *buf = NULL;
         size_t len = 0, cap = 0, body_off = 0;
         long content_length = -1;
+        uint64_t deadline = deadline_of(timeout_ms);
         int status = 0, r;
 
-        fd = connect_socket(socket_path);
+        fd = connect_socket(socket_path, deadline);
         if (fd < 0)
                 return fd;
-        r = send_request(fd, method, path, body);
+        r = send_request(fd, method, path, body, deadline);
         if (r < 0)
                 return r;
 
@@ -122,12 +179,9 @@ int ctl_request(const char *socket_path, const char *method, const char *path, c
                         buf = nb;
                         cap = ncap;
                 }
-                n = read(fd, buf + len, cap - len - 1);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
+                n = read_some(fd, buf + len, cap - len - 1, deadline);
+                if (n < 0)
+                        return (int) n;
                 if (n == 0)
                         break;
                 len += (size_t) n;
@@ -158,18 +212,19 @@ int ctl_request(const char *socket_path, const char *method, const char *path, c
         return 0;
 }
 
-int ctl_request_stream(const char *socket_path, const char *method, const char *path,
+int ctl_request_stream(const char *socket_path, const char *method, const char *path, uint64_t timeout_ms,
                        int (*on_line)(const char *line, void *userdata), void *userdata, int *ret_status) {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *buf = NULL;
         size_t len = 0, cap = 65536, body_off = 0;
         long content_length;
+        uint64_t deadline = deadline_of(timeout_ms);
         int status = 0, r;
 
-        fd = connect_socket(socket_path);
+        fd = connect_socket(socket_path, deadline);
         if (fd < 0)
                 return fd;
-        r = send_request(fd, method, path, NULL);
+        r = send_request(fd, method, path, NULL, deadline);
         if (r < 0)
                 return r;
         buf = malloc(cap);
@@ -177,12 +232,11 @@ int ctl_request_stream(const char *socket_path, const char *method, const char *
                 return -ENOMEM;
 
         for (;;) {
-                ssize_t n = read(fd, buf + len, cap - len - 1);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
+                /* Bounded until the status line and headers are in; then events come
+                 * when they happen. */
+                ssize_t n = read_some(fd, buf + len, cap - len - 1, status == 0 ? deadline : 0);
+                if (n < 0)
+                        return (int) n;
                 if (n == 0)
                         break;
                 len += (size_t) n;
@@ -221,8 +275,11 @@ int ctl_request_stream(const char *socket_path, const char *method, const char *
         return status ? 0 : -EBADMSG;
 }
 
-int ctl_report_connect_error(const char *socket_path, int r) {
-        if (r == -ENOENT || r == -ECONNREFUSED)
+int ctl_report_connect_error(const char *socket_path, uint64_t timeout_ms, int r) {
+        if (r == -ETIMEDOUT)
+                fprintf(stderr, "sriovctl: sriovd did not answer within %g s on %s (see --timeout)\n",
+                        (double) timeout_ms / 1000.0, socket_path);
+        else if (r == -ENOENT || r == -ECONNREFUSED)
                 fprintf(stderr, "sriovctl: sriovd is not running (no daemon listens on %s); start it with 'systemctl start sriovd'\n",
                         socket_path);
         else if (r == -EACCES || r == -EPERM)

@@ -42,7 +42,7 @@ int ctl_reload(struct ctl_context *ctx, int argc, char **argv) {
         if (r != 0)
                 return r > 0 ? CTL_EXIT_OK : CTL_EXIT_USAGE;
         if (ctl_call(ctx, "POST", "/v1/reload", "{}", &resp) < 0)
-                return CTL_EXIT_UNREACHABLE;
+                return ctl_transport_exit(ctx);
         if (json)
                 fputs(resp.body, stdout);
         if (resp.status == 422 && resp.json && json_object_object_get_ex(resp.json, "errors", &errors)) {
@@ -67,7 +67,7 @@ int ctl_config(struct ctl_context *ctx, int argc, char **argv) {
         if (r != 0)
                 return r > 0 ? CTL_EXIT_OK : CTL_EXIT_USAGE;
         if (ctl_call(ctx, "GET", "/v1/config", NULL, &resp) < 0)
-                return CTL_EXIT_UNREACHABLE;
+                return ctl_transport_exit(ctx);
         if (resp.status != 200)
                 return ctl_print_api_error(&resp);
         if (json || !resp.json) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "sriov-address.h"
+#include "sriov-enable.h"
 #include "sriovctl.h"
 
 static void print_report(json_object *report) {
@@ -36,6 +37,21 @@ static int exit_status_of(json_object *report) {
         if (outcome && streq(outcome, "partial"))
                 return CTL_EXIT_PARTIAL;
         return CTL_EXIT_FAILED;
+}
+
+/* How long sriovd may take before it answers a waiting enable or disable, by its own
+ * deadlines (daemon/sriovd-operation.c): the wait for a held lock file (the request's
+ * timeout, else 60 s), then per value written to sriov_numvfs a write deadline and a
+ * settle deadline (the request's timeout, else 10 s + 1.5 s per VF): 0 and then N
+ * (a change between two non-zero counts goes through 0), and the same again back to the
+ * previous count for --all-or-nothing; one more for sriov_drivers_autoprobe. Time spent
+ * queued behind other operations is not counted: the margin added is for that. */
+static uint64_t server_wait_ms(unsigned long vfs, unsigned long timeout_ms, bool all_or_nothing) {
+        uint64_t lock_ms = timeout_ms ?: 60000u;
+        uint64_t step_ms = timeout_ms ?: sriov_settle_timeout_ms((unsigned) vfs);
+        unsigned values = all_or_nothing ? 4 : 2;
+
+        return lock_ms + (2 * values + 1) * step_ms;
 }
 
 static int run(struct ctl_context *ctx, const char *cmd, int argc, char **argv, bool is_disable) {
@@ -134,9 +150,12 @@ static int run(struct ctl_context *ctx, const char *cmd, int argc, char **argv, 
         else
                 snprintf(body + r, sizeof(body) - (size_t) r, "}");
 
-        r = ctl_call(ctx, "POST", path, body, &resp);
+        if (no_wait)
+                r = ctl_call(ctx, "POST", path, body, &resp);
+        else
+                r = ctl_call_wait(ctx, "POST", path, body, server_wait_ms(vfs, timeout_ms, all_or_nothing), &resp);
         if (r < 0)
-                return CTL_EXIT_UNREACHABLE;
+                return ctl_transport_exit(ctx);
         if (resp.status != 200 && resp.status != 202) {
                 if (json && resp.body)
                         fputs(resp.body, stdout);

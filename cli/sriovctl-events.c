@@ -111,15 +111,15 @@ int ctl_events(struct ctl_context *ctx, int argc, char **argv) {
                 snprintf(path + off, sizeof(path) - off, "&since=%s", since);
 
         if (follow) {
-                r = ctl_request_stream(ctx->socket_path, "GET", path, on_line, &json, &status);
+                r = ctl_request_stream(ctx->socket_path, "GET", path, ctl_timeout_ms(ctx, 0), on_line, &json, &status);
                 if (r < 0) {
-                        ctl_report_connect_error(ctx->socket_path, r);
-                        return CTL_EXIT_UNREACHABLE;
+                        ctl_report_connect_error(ctx->socket_path, ctl_timeout_ms(ctx, 0), r);
+                        return r == -ETIMEDOUT ? CTL_EXIT_TIMEOUT : CTL_EXIT_UNREACHABLE;
                 }
                 return status == 200 ? CTL_EXIT_OK : CTL_EXIT_FAILED;
         }
         if (ctl_call(ctx, "GET", path, NULL, &resp) < 0)
-                return CTL_EXIT_UNREACHABLE;
+                return ctl_transport_exit(ctx);
         if (resp.status != 200)
                 return ctl_print_api_error(&resp);
         if (json) {

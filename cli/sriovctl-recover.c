@@ -7,6 +7,11 @@
 #include "sriov-address.h"
 #include "sriovctl.h"
 
+/* sriovd answers a recovery once it is over: steps with deadlines of their own (a
+ * rescan, a reset that may take the kernel 60 s, VFs settling), and possibly several
+ * attempts. Ten minutes, plus the margin, before the client gives up by default. */
+#define RECOVER_WAIT_MS (10u * 60u * 1000u)
+
 static int parse_address(const char *cmd, const char *arg, struct sriov_addr *ret) {
         if (sriov_addr_parse(arg, ret) < 0) {
                 fprintf(stderr, "sriovctl %s: '%s' is not a PCI address (expected DDDD:BB:SS.F)\n", cmd, arg);
@@ -50,8 +55,8 @@ int ctl_recover(struct ctl_context *ctx, int argc, char **argv) {
         if (parse_address("recover", argv[optind], &addr) < 0)
                 return CTL_EXIT_USAGE;
         snprintf(path, sizeof(path), "/v1/devices/%s/recover", SRIOV_ADDR_STR(&addr));
-        if (ctl_call(ctx, "POST", path, "{}", &resp) < 0)
-                return CTL_EXIT_UNREACHABLE;
+        if (ctl_call_wait(ctx, "POST", path, "{}", RECOVER_WAIT_MS, &resp) < 0)
+                return ctl_transport_exit(ctx);
         if (resp.status != 200)
                 return ctl_print_api_error(&resp);
         if (json)
@@ -128,7 +133,7 @@ int ctl_policy(struct ctl_context *ctx, int argc, char **argv) {
                 return CTL_EXIT_USAGE;
         snprintf(path, sizeof(path), "/v1/devices/%s/policy", SRIOV_ADDR_STR(&addr));
         if (ctl_call(ctx, "POST", path, json_object_to_json_string(body), &resp) < 0)
-                return CTL_EXIT_UNREACHABLE;
+                return ctl_transport_exit(ctx);
         if (resp.status != 200)
                 return ctl_print_api_error(&resp);
         fputs(resp.body, stdout);

@@ -205,7 +205,7 @@ static int status_pfs_and_hierarchies(struct ctl_context *ctx) {
         json_object *devs;
 
         if (ctl_call(ctx, "GET", "/v1/devices?role=pf", NULL, &pfs) < 0)
-                return CTL_EXIT_UNREACHABLE;
+                return ctl_transport_exit(ctx);
         if (pfs.status != 200)
                 return ctl_print_api_error(&pfs);
         devs = ctl_jget(pfs.json, "devices");
@@ -216,7 +216,7 @@ static int status_pfs_and_hierarchies(struct ctl_context *ctx) {
         if (json_object_array_length(devs) == 0)
                 return -ENOENT;
         if (ctl_call(ctx, "GET", "/v1/devices?role=bridge", NULL, &bridges) < 0)
-                return CTL_EXIT_UNREACHABLE;
+                return ctl_transport_exit(ctx);
         if (bridges.status != 200)
                 return ctl_print_api_error(&bridges);
         print_devices(pfs.json, false);
@@ -280,7 +280,7 @@ int ctl_status(struct ctl_context *ctx, int argc, char **argv) {
 
         r = ctl_call(ctx, "GET", path, NULL, &resp);
         if (r < 0)
-                return CTL_EXIT_UNREACHABLE;
+                return ctl_transport_exit(ctx);
         if (resp.status != 200)
                 return ctl_print_api_error(&resp);
 

@@ -2,15 +2,18 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/keyvalq_struct.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <systemd/sd-daemon.h>
 
 #include "sriov-json.h"
 #include "sriovd-netdev.h"
@@ -39,7 +42,10 @@
 struct sriovd_api {
         struct sriovd_manager *manager;
         struct evhttp *http;
-        char *socket_path;
+        struct evhttp_bound_socket *bound;      /* NULL once we stopped listening */
+        char *socket_path;                      /* where clients connect */
+        dev_t file_dev;                         /* the socket file we bound (ino 0: none), */
+        ino_t file_ino;                         /* to unlink ours only */
         gid_t admin_gid;
         bool have_admin_gid;
         struct sriovd_conns *conns;
@@ -706,10 +712,62 @@ static void api_prepare_lock_dir(struct sriovd_api *api) {
                 sriovd_lock_files_create(api->manager, NULL);
 }
 
-int sriovd_api_new(struct sriovd_manager *m, const char *socket_path, struct sriovd_api **ret) {
+/* The listening socket systemd passed (socket activation, sriovd.socket): the one bound
+ * to path, or the only one passed. 0 and *ret_fd untouched when none was passed. An fd
+ * that is not a listening AF_UNIX stream socket is refused: serving HTTP on whatever
+ * systemd was told to pass (a datagram socket, a FIFO) would fail in obscure ways later. */
+static int inherited_socket(const char *path, int *ret_fd) {
+        int n = sd_listen_fds(true), found = -EBADF;
+
+        if (n < 0)
+                return log_error_errno(n, "Cannot read the sockets systemd passed (LISTEN_FDS)");
+        for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
+                int r = sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot inspect the socket systemd passed as fd %d", fd);
+                if (r == 0)
+                        return log_error_errno(ENOTSOCK, "systemd passed fd %d, which is not a listening Unix stream "
+                                               "socket; the API needs ListenStream=%s", fd, path);
+                if (found < 0 && (n == 1 || sd_is_socket_unix(fd, SOCK_STREAM, 1, path, 0) > 0))
+                        found = fd;
+        }
+        if (n == 0)
+                return 0;
+        if (found < 0)
+                return log_error_errno(ENOENT, "systemd passed %d sockets, none of them bound to %s", n, path);
+        /* The others are of no use here; systemd keeps its own copies. */
+        for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++)
+                if (fd != found)
+                        (void) close(fd);
+        /* libevent's listener accepts until EAGAIN: on a blocking socket the loop would
+         * stop in accept(). systemd's own sockets are non-blocking; others may not be. */
+        int flags = fcntl(found, F_GETFL);
+        if (flags < 0 || fcntl(found, F_SETFL, flags | O_NONBLOCK) < 0)
+                return log_error_errno(errno, "Cannot make the socket systemd passed non-blocking");
+        *ret_fd = found;
+        return 1;
+}
+
+/* The path clients connect to on an inherited socket: systemd's unit decides it. */
+static char *inherited_socket_path(int fd, const char *configured) {
+        struct sockaddr_un sa = {};
+        socklen_t len = sizeof(sa);
+
+        if (getsockname(fd, (struct sockaddr *) &sa, &len) < 0 || len <= offsetof(struct sockaddr_un, sun_path) ||
+            sa.sun_path[0] == '\0')
+                return strdup(configured);      /* unnamed or abstract: say what we were told */
+        len -= (socklen_t) offsetof(struct sockaddr_un, sun_path);
+        sa.sun_path[len < sizeof(sa.sun_path) ? len : sizeof(sa.sun_path) - 1] = '\0';
+        if (!streq(sa.sun_path, configured))
+                log_notice("Serving the API on %s, the socket systemd passed, not on the configured %s",
+                           sa.sun_path, configured);
+        return strdup(sa.sun_path);
+}
+
+/* Our own socket, when systemd passed none. */
+static int bind_socket(struct sriovd_api *api, const char *socket_path) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_close_ int fd = -EBADF;
-        struct sriovd_api *api;
         struct stat st;
         int r;
 
@@ -721,7 +779,9 @@ int sriovd_api_new(struct sriovd_manager *m, const char *socket_path, struct sri
         if (r < 0)
                 return log_error_errno(r, "Cannot create the directory of %s", socket_path);
 
-        /* A socket file left by a crashed instance is removed; a live one is not ours. */
+        /* A socket file left by a crashed instance is removed; a live one is not ours.
+         * (An instance whose worker is stuck in the kernel keeps listening after
+         * SIGKILL and is "live" here: sriovd.socket avoids that.) */
         if (lstat(socket_path, &st) == 0) {
                 if (!S_ISSOCK(st.st_mode))
                         return log_error_errno(EEXIST, "%s exists and is not a socket, refusing to replace it", socket_path);
@@ -738,14 +798,35 @@ int sriovd_api_new(struct sriovd_manager *m, const char *socket_path, struct sri
         /* Anyone may connect and read; writes are checked per request by peer credentials. */
         if (chmod(socket_path, 0666) < 0)
                 return log_error_errno(errno, "Cannot set the mode of %s", socket_path);
+        if (lstat(socket_path, &st) == 0) {
+                api->file_dev = st.st_dev;
+                api->file_ino = st.st_ino;
+        }
         if (listen(fd, 128) < 0)
                 return log_error_errno(errno, "Cannot listen on %s", socket_path);
+        return TAKE_FD(fd);
+}
+
+int sriovd_api_new(struct sriovd_manager *m, const char *socket_path, struct sriovd_api **ret) {
+        _cleanup_close_ int fd = -EBADF;
+        struct sriovd_api *api;
+        int r;
 
         api = calloc(1, sizeof(*api));
         if (!api)
                 return -ENOMEM;
         api->manager = m;
-        api->socket_path = strdup(socket_path);
+        r = inherited_socket(socket_path, &fd);
+        if (r > 0)
+                api->socket_path = inherited_socket_path(fd, socket_path);      /* systemd's file */
+        else if (r == 0) {
+                fd = bind_socket(api, socket_path);
+                api->socket_path = strdup(socket_path);
+        }
+        if (r < 0 || fd < 0) {
+                sriovd_api_free(api);
+                return r < 0 ? r : fd;
+        }
         api->http = evhttp_new(m->base);
         if (!api->socket_path || !api->http) {
                 sriovd_api_free(api);
@@ -760,14 +841,15 @@ int sriovd_api_new(struct sriovd_manager *m, const char *socket_path, struct sri
         evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
                                               EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
         evhttp_set_gencb(api->http, api_dispatch, api);
-        struct evhttp_bound_socket *bound = evhttp_accept_socket_with_handle(api->http, fd);
-        if (!bound) {
+        /* Bound or inherited alike: both non-blocking. */
+        api->bound = evhttp_accept_socket_with_handle(api->http, fd);
+        if (!api->bound) {
                 sriovd_api_free(api);
                 return log_error_errno(EIO, "Cannot accept connections on %s", socket_path);
         }
         TAKE_FD(fd);    /* evhttp's listener owns and closes it now */
         /* Caps per peer, short idle timeouts, a listener that backs off on EMFILE. */
-        r = sriovd_conns_new(m->base, api->http, bound, conn_privileged, api, &api->conns);
+        r = sriovd_conns_new(m->base, api->http, api->bound, conn_privileged, api, &api->conns);
         if (r < 0) {
                 sriovd_api_free(api);
                 return log_error_errno(r, "Cannot set up connection accounting");
@@ -777,16 +859,37 @@ int sriovd_api_new(struct sriovd_manager *m, const char *socket_path, struct sri
         return 0;
 }
 
+const char *sriovd_api_socket_path(const struct sriovd_api *api) {
+        return api ? api->socket_path : NULL;
+}
+
+void sriovd_api_stop_listening(struct sriovd_api *api) {
+        struct stat st;
+
+        if (!api)
+                return;
+        if (api->bound) {
+                /* The connection accounting holds the listener (error callback, backoff timer). */
+                sriovd_conns_forget_listener(api->conns);
+                evhttp_del_accept_socket(api->http, api->bound);        /* closes our fd */
+                api->bound = NULL;
+        }
+        /* Only the file we bound (never systemd's, file_ino 0): a new instance may have
+         * replaced it already. */
+        if (api->file_ino != 0 && lstat(api->socket_path, &st) == 0 && st.st_dev == api->file_dev &&
+            st.st_ino == api->file_ino)
+                (void) unlink(api->socket_path);
+        api->file_ino = 0;
+}
+
 struct sriovd_api *sriovd_api_free(struct sriovd_api *api) {
         if (!api)
                 return NULL;
+        sriovd_api_stop_listening(api);
         api->conns = sriovd_conns_free(api->conns);
         if (api->http)
                 evhttp_free(api->http);
-        if (api->socket_path) {
-                (void) unlink(api->socket_path);
-                free(api->socket_path);
-        }
+        free(api->socket_path);
         free(api);
         return NULL;
 }

@@ -15,8 +15,16 @@
 struct sriovd_manager;
 struct sriovd_api;
 
+/* Serves on the listening socket systemd passed (LISTEN_FDS, sriovd.socket) if there is
+ * one, else binds socket_path itself. */
 int sriovd_api_new(struct sriovd_manager *m, const char *socket_path, struct sriovd_api **ret);
-/* Closes the socket and removes its file. */
+/* Where clients connect: socket_path, or the inherited socket's own path. */
+const char *sriovd_api_socket_path(const struct sriovd_api *api);
+/* Closes the listening socket at once (connections already accepted are still served)
+ * and removes its file unless systemd passed it: at exit, before anything that may wait,
+ * so that a worker thread stuck in the kernel cannot keep it open. Idempotent. */
+void sriovd_api_stop_listening(struct sriovd_api *api);
+/* Stops listening and closes every connection. */
 struct sriovd_api *sriovd_api_free(struct sriovd_api *api);
 
 /* Who besides root and sriovd's own user may change state (name or numeric gid; NULL: nobody). */

@@ -282,6 +282,14 @@ int sriovd_conns_new(struct event_base *base, struct evhttp *http, struct evhttp
         return 0;
 }
 
+void sriovd_conns_forget_listener(struct sriovd_conns *c) {
+        if (!c || !c->listener)
+                return;
+        evconnlistener_set_error_cb(c->listener, NULL);
+        event_del(c->resume);
+        c->listener = NULL;
+}
+
 static void hold_free(struct hold *h) {
         for (struct hold **p = &h->owner->holds; *p; p = &(*p)->next)
                 if (*p == h) {

@@ -39,6 +39,8 @@ typedef bool (*sriovd_conn_privileged_fn)(uid_t uid, gid_t gid, int fd, void *us
 int sriovd_conns_new(struct event_base *base, struct evhttp *http, struct evhttp_bound_socket *bound,
                      sriovd_conn_privileged_fn privileged, void *userdata, struct sriovd_conns **ret);
 struct sriovd_conns *sriovd_conns_free(struct sriovd_conns *c);
+/* Before the bound socket goes away: no more error callback or resume timer on it. */
+void sriovd_conns_forget_listener(struct sriovd_conns *c);
 
 /* A request that waits for something (not a stream): long timeout, close detection.
  * Undone by sriovd_conns_release(), which sriovd_api_reply_json() calls. */

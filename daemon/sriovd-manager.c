@@ -400,6 +400,9 @@ static void on_signal(evutil_socket_t sig, short what, void *userdata) {
         }
         log_info("Received %s, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         (void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping");
+        /* New clients go to the next instance (or get ECONNREFUSED) from now on, whatever
+         * the rest of the shutdown waits for; accepted ones are still answered. */
+        sriovd_api_stop_listening(m->api);
         event_base_loopexit(m->base, NULL);
 }
 
@@ -450,6 +453,8 @@ int sriovd_manager_new(struct sriovd_options *options, struct sriov_config *conf
 struct sriovd_manager *sriovd_manager_free(struct sriovd_manager *m) {
         if (!m)
                 return NULL;
+        /* First: nothing below may keep the listening socket open (see on_signal()). */
+        sriovd_api_stop_listening(m->api);
         sriovd_config_watch_free(m->config_watch);
         sriovd_nfd_free(m->nfd);
         sriovd_metrics_free(m->metrics);
@@ -512,7 +517,7 @@ static void manager_ready(struct sriovd_manager *m) {
         (void) sd_notify(false, "READY=1");
         notify_status(m);
         sriovd_nfd_changed(m->nfd);
-        log_info("Ready, API on %s", m->options->socket_path);
+        log_info("Ready, API on %s", sriovd_api_socket_path(m->api) ?: m->options->socket_path);
 }
 
 static void startup_timeout_cb(evutil_socket_t fd, short what, void *userdata) {

@@ -1304,7 +1304,9 @@ class SimKernel:
             return []
 
     def start_daemon(self, extra_args=(), config=None, log_level='debug',
-                     env=None, uevent_source='kernel', faults=False):
+                     env=None, uevent_source='kernel', faults=False, listen_socket=None):
+        """listen_socket: a socket object passed as systemd does (socket
+        activation): fd 3, LISTEN_FDS=1, LISTEN_PID the daemon's pid."""
         if self.proc is not None:
             raise RuntimeError('daemon already running')
         if not os.access(SRIOVD, os.X_OK):
@@ -1343,11 +1345,24 @@ class SimKernel:
                 p for p in (fault_preload(), 'libumockdev-preload.so.0', e.get('LD_PRELOAD')) if p)]
         if env:
             e.update(env)
+        pass_fds = ()
+        if listen_socket is not None:
+            # every wrapper below execs: the pid set here is the daemon's
+            argv[:0] = [sys.executable, '-c', LISTEN_FDS_WRAPPER, str(listen_socket.fileno())]
+            pass_fds = (listen_socket.fileno(),)
         self._log = open(self.log_path, 'ab')
-        self.proc = subprocess.Popen(argv, env=e, stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(argv, env=e, stdin=subprocess.DEVNULL, pass_fds=pass_fds,
                                      stdout=self._log, stderr=subprocess.STDOUT)
         self.daemon_argv = argv
         return self.proc
+
+    def detach_daemon(self):
+        """Hand the daemon process to the caller (who reaps it), so that another
+        can be started next to it."""
+        p, self.proc = self.proc, None
+        if getattr(self, '_log', None) is not None:
+            self._log.close()
+        return p
 
     def daemon_log(self):
         try:
@@ -1510,6 +1525,18 @@ class SimKernel:
 
     def __exit__(self, *exc):
         self.close()
+
+
+# Runs argv[2:] with the listening socket argv[1] as systemd passes it (sd_listen_fds(3)).
+LISTEN_FDS_WRAPPER = r'''
+import os, sys
+fd = int(sys.argv[1])
+if fd != 3:
+    os.dup2(fd, 3)
+    os.close(fd)
+os.environ.update(LISTEN_FDS='1', LISTEN_PID=str(os.getpid()))
+os.execvp(sys.argv[2], sys.argv[2:])
+'''
 
 
 def _murmur2(s):

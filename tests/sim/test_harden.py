@@ -9,16 +9,18 @@ Run: /usr/bin/python3 tests/sim/test_harden.py [NAME...]
 """
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import simkernel  # noqa: E402
 from simkernel import SimKernel  # noqa: E402
-from test_enable import EnableCase, need_binaries, PF1, PF2  # noqa: E402
+from test_enable import EnableCase, need_binaries, PF1, PF2, QUIET_MS  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NOBODY = 65534
@@ -165,6 +167,120 @@ class TestHarden(EnableCase):
         done = [x['id'] for x in body['operations'] if x['state'] == 'done']
         self.assertIn(slow, done)
         self.assertLessEqual(len(done), 64, 'finished operations are still trimmed')
+
+    # ---------------------------------------------------------------- item 9
+    def listening_socket(self, kind=socket.SOCK_STREAM):
+        """What sriovd.socket gives the service: a socket bound to the API
+        path, owned by someone other than the daemon (here the test)."""
+        if os.path.lexists(self.sim.socket_path):
+            os.unlink(self.sim.socket_path)
+        s = socket.socket(socket.AF_UNIX, kind)
+        self.addCleanup(s.close)
+        s.bind(self.sim.socket_path)
+        if kind == socket.SOCK_STREAM:
+            s.listen(128)
+        return s
+
+    def start_activated(self, sock):
+        self.sim.start_daemon(['--settle-quiet-ms', str(QUIET_MS)], listen_socket=sock)
+        self.sim.wait_ready(15)
+
+    def test_09a_socket_activation_serves_and_leaves_the_socket(self):
+        """Item 9: started with a listening socket passed as systemd does
+        (LISTEN_FDS), sriovd serves the API on it, does not unlink it when it
+        stops, and a new instance serves on the same socket at once."""
+        sim = self.sim
+        self.assertEqual(sim.stop_daemon(), 0, self.log_tail())
+        sock = self.listening_socket()
+        ino = os.stat(sim.socket_path).st_ino
+        self.start_activated(sock)
+        rc, out, err = sim.ctl('status', '--json')
+        self.assertEqual(rc, 0, err + self.log_tail())
+        self.assertIn(PF1, out)
+        self.enable_ok(PF1, 2)
+        self.assertEqual(sim.stop_daemon(), 0, self.log_tail())
+        self.assertEqual(os.stat(sim.socket_path).st_ino, ino, 'the socket file systemd owns is left alone')
+        self.start_activated(sock)
+        t0 = time.monotonic()
+        rc, out, err = sim.ctl('--timeout', '5', 'status')
+        self.assertEqual(rc, 0, err + self.log_tail())
+        self.assertLess(time.monotonic() - t0, 5)
+        self.assertNotIn('Another sriovd', sim.daemon_log())
+
+    def test_09b_new_instance_serves_while_the_old_one_cannot(self):
+        """Item 9: an instance that can no longer run (stopped with a write
+        hung in the kernel, as a process whose worker is stuck in D state
+        after SIGKILL) keeps its copy of the listening socket. A new instance
+        binding the path itself refuses ('Another sriovd is listening'); one
+        given the inherited socket serves at once, and goes on serving after
+        the old one is killed."""
+        sim = self.sim
+        self.assertEqual(sim.stop_daemon(), 0, self.log_tail())
+        sock = self.listening_socket()
+        self.start_activated(sock)
+        self.hung_op(PF1)
+        old = sim.detach_daemon()
+        self.addCleanup(lambda: (old.poll() is None and old.kill(), old.wait()))
+        os.kill(old.pid, signal.SIGSTOP)
+        # on its own socket, as before socket activation: refused
+        sim.start_daemon(['--settle-quiet-ms', str(QUIET_MS)])
+        self.assertEqual(sim.proc.wait(15), 1, self.log_tail())
+        self.assertIn('Another sriovd is listening', sim.daemon_log())
+        sim.detach_daemon()
+        # on the inherited socket: serves at once, next to the stopped one
+        t0 = time.monotonic()
+        self.start_activated(sock)
+        rc, out, err = sim.ctl('--timeout', '5', 'status', '--json')
+        self.assertEqual(rc, 0, err + self.log_tail())
+        self.assertLess(time.monotonic() - t0, 10)
+        old.kill()
+        old.wait()
+        rc, out, err = sim.ctl('--timeout', '5', 'status', '--json')
+        self.assertEqual(rc, 0, err + self.log_tail())
+        self.assertIn(PF2, out)
+
+    def test_09c_inherited_socket_of_the_wrong_kind_refused(self):
+        """Item 9: an inherited fd that is not a listening Unix stream socket
+        stops the start with a message that says what is wrong."""
+        sim = self.sim
+        self.assertEqual(sim.stop_daemon(), 0, self.log_tail())
+        sock = self.listening_socket(socket.SOCK_DGRAM)
+        sim.start_daemon(listen_socket=sock)
+        self.assertEqual(sim.proc.wait(15), 1, self.log_tail())
+        sim.detach_daemon()
+        self.assertIn('not a listening Unix stream socket', sim.daemon_log())
+
+    def test_09d_sriovctl_timeout(self):
+        """Item 9: sriovctl gives up on a daemon that accepts and never
+        answers: one line, exit status 6, within the --timeout given; bad
+        --timeout values are usage errors (2)."""
+        path = os.path.join(self.sim.tmp, 'mute.sock')
+        mute = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(mute.close)
+        mute.bind(path)
+        mute.listen(8)
+        accepted = []
+
+        def accept_and_sit():
+            try:
+                while True:
+                    accepted.append(mute.accept()[0])  # read nothing, answer nothing
+            except OSError:
+                pass
+        threading.Thread(target=accept_and_sit, daemon=True).start()
+        for args in (['status'], ['events', '--follow']):
+            t0 = time.monotonic()
+            rc, out, err = self.sim.ctl('--timeout', '1', *args, socket_path=path, timeout=20)
+            took = time.monotonic() - t0
+            self.assertEqual(rc, 6, (args, out, err))
+            self.assertEqual(err, 'sriovctl: sriovd did not answer within 1 s on %s (see --timeout)\n' % path)
+            self.assertGreater(took, 0.9)
+            self.assertLess(took, 5)
+        self.assertEqual(len(accepted), 2)
+        for bad in ('0', '-1', 'soon', '1e9', 'nan'):
+            rc, out, err = self.sim.ctl('--timeout', bad, 'status', socket_path=path)
+            self.assertEqual(rc, 2, (bad, err))
+            self.assertIn("--timeout needs seconds from 0.001 to 86400, not '%s'" % bad, err)
 
     # --------------------------------------------------------------- item 10
     def test_10_wait_slots_bounded_per_uid_and_freed(self):

@@ -37,6 +37,7 @@ if [[ ${1:-} != --inner ]]; then
         cat >"$tmp/bin/sriovctl" <<'EOF'
 #!/bin/bash
 up=${FAKE_SRIOVD:-down}
+[[ ${1:-} == --timeout ]] && shift 2
 [[ ${1:-} == --socket ]] && { [[ $2 == */up.sock ]] && up=up; shift 2; }
 case "$*" in
 --help)
@@ -152,7 +153,10 @@ expect "sriovctl " status enable disable lock frobnicate
 expect "sriovctl en" enable
 expect "sriovctl --socket /tmp/x.sock di" disable
 # Global options.
-expect "sriovctl --" --socket --help --version
+expect "sriovctl --" --socket --timeout --help --version
+expect "sriovctl --t" --timeout
+expect "sriovctl --timeout "
+expect "sriovctl --timeout 5 di" disable
 expect "sriovctl --v" --version
 # Per-command options.
 expect "sriovctl enable --" --vfs --all-or-nothing --timeout --json --no-wait --help
@@ -203,6 +207,8 @@ expect "sriovctl status " 0000:af:00.0 0000:af:02.0 0000:00:03.0
 FAKE_SRIOVD=down
 expect "sriovctl --socket /tmp/up.sock enable " 0000:af:00.0
 expect "sriovctl --socket /tmp/down.sock enable " 0000:3b:00.0 0000:5e:00.1
+# So is --timeout, whose value is not taken for the command.
+expect "sriovctl --timeout 5 --socket /tmp/up.sock enable " 0000:af:00.0
 
 # Colons outside COMP_WORDBREAKS (e.g. a user removed it): whole words, no trimming.
 saved=$COMP_WORDBREAKS

@@ -9,7 +9,8 @@
 # `systemctl reload` with a broken configuration keeps it running and the
 # journal names file, line and key; `systemctl stop` is clean.
 # The unit is the generated build/systemd/sriovd.service with ExecStart= pointed
-# at $BUILD's daemon; nothing else in it is changed.
+# at $BUILD's daemon; nothing else in it is changed. sriovd.socket (Requires=)
+# holds the API socket and passes it; it outlives the stop.
 # shellcheck source=tests/vm/lib.sh
 . "${VM_LIB:-$REPO/tests/vm/lib.sh}"
 
@@ -40,6 +41,7 @@ CTL_DEST=$(dirname "$(dirname "$EXEC")")/bin/sriovctl
 note "install $SRIOVD as $EXEC, $SRIOVCTL as $CTL_DEST, and $GEN unchanged"
 install -D -m 0755 "$SRIOVD" "$EXEC" && install -D -m 0755 "$SRIOVCTL" "$CTL_DEST" || fail "install the binaries"
 install -m 0644 "$GEN" /etc/systemd/system/$UNIT
+install -m 0644 "$BUILD/systemd/sriovd.socket" /etc/systemd/system/sriovd.socket || fail "install sriovd.socket"
 SRIOVD=$EXEC
 SRIOVCTL=$CTL_DEST
 assert_eq "ExecStart=$EXEC" "$(grep '^ExecStart=' /etc/systemd/system/$UNIT)" "ExecStart of the installed unit"
@@ -53,7 +55,7 @@ vf-driver = vfio-pci
 EOF
 systemctl daemon-reload
 note "systemd-analyze verify $UNIT (missing man pages are expected: not installed)"
-systemd-analyze verify "/etc/systemd/system/$UNIT" 2>&1 | sed 's/^/  /'
+systemd-analyze verify "/etc/systemd/system/$UNIT" /etc/systemd/system/sriovd.socket 2>&1 | sed 's/^/  /'
 assert_eq 0 "$(count_virtfn)" "VFs before the start"
 
 # ---------------------------------------------------------------- start
@@ -72,6 +74,8 @@ assert_match '.+' "$status_text" "StatusText (STATUS= reached systemd)"
 pid=$(prop MainPID)
 assert_match '^[1-9][0-9]*$' "$pid" "MainPID"
 assert_eq "$SRIOVD" "$(readlink /proc/"$pid"/exe)" "the main process is the build's daemon"
+assert_eq active "$(systemctl is-active sriovd.socket)" "sriovd.socket pulled in (Requires=)"
+check "the daemon serves the socket systemd passed (fd 3)" test -S /proc/"$pid"/fd/3
 
 # ---------------------------------------------------------------- the configured state
 two_on_vfio() {
@@ -210,7 +214,8 @@ jlog | grep -q "Deactivated successfully" && pass "journal: Deactivated successf
     fail "journal: no 'Deactivated successfully'"
 bad=$(jlog | grep -E "Main process exited|Failed with result|Watchdog timeout|code=(killed|dumped)")
 [ -z "$bad" ] && pass "no abnormal exit, failure or watchdog timeout in the journal" || fail "journal: $bad"
-check "socket $SOCK removed" test ! -e "$SOCK"
+check "socket $SOCK kept: sriovd.socket owns it" test -S "$SOCK"
+assert_eq active "$(systemctl is-active sriovd.socket)" "sriovd.socket still listening after the stop"
 check "/run/sriovd kept (RuntimeDirectoryPreserve=yes)" test -d /run/sriovd
 ! systemctl is-failed -q "$UNIT" && pass "not failed" || fail "$UNIT is failed"
 note "after stop: $(count_virtfn) VFs, drivers $(for l in $SYSFS_PCI/$PF/virtfn*; do [ -L "$l" ] && driver_of "$(basename "$(readlink "$l")")"; done | xargs)"
