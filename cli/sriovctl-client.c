@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "sriovctl-client.h"
+#include "sriovctl-http.h"
 
 #define CTL_MAX_RESPONSE (256u * 1024u * 1024u)
 
@@ -125,27 +126,17 @@ static int send_request(int fd, const char *method, const char *path, const char
         return r;
 }
 
-/* Parses "HTTP/1.x NNN ..." and finds the end of the header block. */
+/* The head of the reply, checked strictly (sriovctl-http.c): whatever listens on the
+ * socket path is not trusted to be sriovd. */
 static int parse_head(const char *buf, size_t len, int *ret_status, size_t *ret_body_off, long *ret_content_length) {
-        const char *end = NULL;
-        int status;
+        struct ctl_http_head h;
+        int r = ctl_http_parse_head(buf, len, CTL_MAX_RESPONSE, &h);
 
-        for (size_t i = 0; i + 3 < len; i++)
-                if (memcmp(buf + i, "\r\n\r\n", 4) == 0) {
-                        end = buf + i + 4;
-                        break;
-                }
-        if (!end)
-                return 0;       /* need more */
-        if (len < 12 || strncmp(buf, "HTTP/1.", 7) != 0 || sscanf(buf + 9, "%3d", &status) != 1)
-                return -EBADMSG;
-
-        *ret_content_length = -1;
-        for (const char *l = strstr(buf, "\r\n") + 2; l < end - 2; l = strstr(l, "\r\n") + 2)
-                if (strncasecmp(l, "Content-Length:", 15) == 0)
-                        *ret_content_length = strtol(l + 15, NULL, 10);
-        *ret_status = status;
-        *ret_body_off = (size_t) (end - buf);
+        if (r <= 0)
+                return r;
+        *ret_status = h.status;
+        *ret_body_off = h.body_offset;
+        *ret_content_length = (long) h.content_length;
         return 1;
 }
 
@@ -202,6 +193,14 @@ int ctl_request(const char *socket_path, const char *method, const char *path, c
                 if (r <= 0)
                         return -EBADMSG;
         }
+
+        if (content_length >= 0) {
+                if (len - body_off < (size_t) content_length)
+                        return -EBADMSG;        /* the peer closed before the body it announced */
+                len = body_off + (size_t) content_length;
+        }
+        if (memchr(buf + body_off, '\0', len - body_off))
+                return -EBADMSG;                /* sriovd's bodies are text: no NUL byte */
 
         *ret = (struct ctl_response) { .status = status };
         ret->body_len = len - body_off;
@@ -284,6 +283,11 @@ int ctl_report_connect_error(const char *socket_path, uint64_t timeout_ms, int r
                         socket_path);
         else if (r == -EACCES || r == -EPERM)
                 fprintf(stderr, "sriovctl: permission denied on %s\n", socket_path);
+        else if (r == -EBADMSG)
+                fprintf(stderr, "sriovctl: the reply on %s is not sriovd's (malformed HTTP); nothing was done with it\n",
+                        socket_path);
+        else if (r == -EFBIG)
+                fprintf(stderr, "sriovctl: the reply on %s is too large; nothing was done with it\n", socket_path);
         else
                 fprintf(stderr, "sriovctl: cannot talk to sriovd on %s: %s\n", socket_path, strerror(-r));
         return r;

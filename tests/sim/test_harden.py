@@ -282,6 +282,66 @@ class TestHarden(EnableCase):
             self.assertEqual(rc, 2, (bad, err))
             self.assertIn("--timeout needs seconds from 0.001 to 86400, not '%s'" % bad, err)
 
+    # --------------------------------------------------------------- item 12
+    def test_12b_sriovctl_distrusts_the_reply(self):
+        """Item 12: the CLI's reply parser does not trust the peer. A server
+        on the socket path sends hostile heads and bodies: sriovctl says in
+        one line that the reply is not sriovd's and exits 4 - no crash, no
+        body taken from a reply whose head is broken."""
+        path = os.path.join(self.sim.tmp, 'hostile.sock')
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(srv.close)
+        srv.bind(path)
+        srv.listen(8)
+        replies = [
+            b'HTTP/1.0 200 OK\r\nX\0: y\r\nContent-Length: 2\r\n\r\n{}',          # NUL in the head
+            b'HTTP/1.0 200 OK\r\nContent-Length: 2\r\nContent-Length: 90\r\n\r\n{}',  # two lengths
+            b'HTTP/1.0 200 OK\r\nContent-Length: -1\r\n\r\n{"devices":[]}',
+            b'HTTP/1.0 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n{}',
+            b'HTTP/1.0 2000 OK\r\n\r\n{}',
+            b'HTTP/1.0 200 OK\r\nContent-Length: 40\r\n\r\n{"devices":[]}',           # shorter than said
+            b'HTTP/1.0 200 OK\r\nContent-Length: 16\r\n\r\n{"devices":[]}\0x',       # NUL in the body
+            b'HTTP/1.0 200 OK\r\n' + b'A: ' + b'a' * 70000 + b'\r\n\r\n{}',           # endless head
+            b'SSH-2.0-OpenSSH_9.2\r\n\r\n',
+        ]
+
+        def serve():
+            for reply in replies:
+                try:
+                    c = srv.accept()[0]
+                except OSError:
+                    return
+                c.settimeout(5)
+                try:
+                    c.recv(65536)
+                    c.sendall(reply)
+                except OSError:
+                    pass
+                c.close()
+        threading.Thread(target=serve, daemon=True).start()
+        for reply in replies:
+            rc, out, err = self.sim.ctl('--timeout', '5', 'status', '--json', socket_path=path, timeout=20)
+            self.assertEqual((rc, out), (4, ''), (reply[:60], out, err))
+            self.assertRegex(err, r'^sriovctl: the reply on .* is (not sriovd\'s \(malformed HTTP\)|too large); '
+                             r'nothing was done with it\n$', reply[:60])
+        # and a well-formed reply still works: the check is not a refusal of everything
+        good = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(good.close)
+        gpath = os.path.join(self.sim.tmp, 'good.sock')
+        good.bind(gpath)
+        good.listen(1)
+
+        def serve_good():
+            c = good.accept()[0]
+            c.recv(65536)
+            body = b'{"devices":[]}\n'
+            c.sendall(b'HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n' % len(body) + body)
+            c.close()
+        threading.Thread(target=serve_good, daemon=True).start()
+        rc, out, err = self.sim.ctl('--timeout', '5', 'status', '--json', socket_path=gpath, timeout=20)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out), {'devices': []})
+
     # --------------------------------------------------------------- item 10
     def test_10_wait_slots_bounded_per_uid_and_freed(self):
         """Item 10: GET /v1/operations/{id}?wait=1 slots are bounded per uid
