@@ -108,10 +108,23 @@ static int read_uint(int fd, const char *attr, unsigned *ret) {
         return 0;
 }
 
-static int load_vfs(int fd, struct sriov_pf_info *pf) {
+/* The address virtfnN pointed to when the PF was last read, if the layout is unchanged. */
+static const struct sriov_addr *known_vf(const struct sriov_pf_info *known, const struct sriov_pf_info *pf,
+                                         unsigned index, size_t *hint) {
+        if (!known || known->offset != pf->offset || known->stride != pf->stride || pf->stride == 0)
+                return NULL;
+        /* Both lists are sorted by index: walk the known one along with the new one. */
+        while (*hint < known->n_vfs && known->vfs[*hint].index < index)
+                (*hint)++;
+        if (*hint < known->n_vfs && known->vfs[*hint].index == index)
+                return &known->vfs[*hint].addr;
+        return NULL;
+}
+
+static int load_vfs(int fd, struct sriov_pf_info *pf, const struct sriov_pf_info *known) {
         _cleanup_free_ unsigned *idx = NULL;
         _cleanup_free_ struct sriov_vf_ref *vfs = NULL;
-        size_t n_idx = 0, n = 0;
+        size_t n_idx = 0, n = 0, hint = 0;
         int r;
 
         r = sriov_sysfs_list_virtfn(fd, &idx, &n_idx);
@@ -125,8 +138,14 @@ static int load_vfs(int fd, struct sriov_pf_info *pf) {
         }
         for (size_t i = 0; i < n_idx; i++) {
                 _cleanup_free_ char *name = NULL;
+                const struct sriov_addr *addr;
                 char link[32];
 
+                addr = known_vf(known, pf, idx[i], &hint);
+                if (addr) {
+                        vfs[n++] = (struct sriov_vf_ref) { .index = idx[i], .addr = *addr };
+                        continue;
+                }
                 snprintf(link, sizeof(link), "virtfn%u", idx[i]);
                 r = sriov_sysfs_read_link_name(fd, link, &name);
                 if (r == -ENOENT)       /* removed while we listed: the remove event follows */
@@ -195,10 +214,10 @@ int sriov_device_reload_vfs(struct sriov_sysfs *s, struct sriov_device *pf) {
         fd = sriov_sysfs_open_device(s, &pf->addr);
         if (fd < 0)
                 return fd;
-        return load_vfs(fd, &pf->pf);
+        return load_vfs(fd, &pf->pf, NULL);
 }
 
-static int load_pf(int fd, struct sriov_pf_info *pf) {
+static int load_pf(int fd, struct sriov_pf_info *pf, const struct sriov_pf_info *known) {
         uint64_t v;
         int r;
 
@@ -212,7 +231,7 @@ static int load_pf(int fd, struct sriov_pf_info *pf) {
         pf->drivers_autoprobe = -1;
         if (sriov_sysfs_read_u64(fd, "sriov_drivers_autoprobe", 10, &v) >= 0)
                 pf->drivers_autoprobe = v != 0;
-        return load_vfs(fd, pf);
+        return load_vfs(fd, pf, known);
 }
 
 static void load_vf(int fd, const struct sriov_addr *self, struct sriov_vf_info *vf) {
@@ -231,6 +250,11 @@ static void load_vf(int fd, const struct sriov_addr *self, struct sriov_vf_info 
 }
 
 int sriov_device_load(struct sriov_sysfs *s, const struct sriov_addr *a, struct sriov_device **ret) {
+        return sriov_device_load_known(s, a, NULL, ret);
+}
+
+int sriov_device_load_known(struct sriov_sysfs *s, const struct sriov_addr *a, const struct sriov_device *known,
+                            struct sriov_device **ret) {
         _cleanup_(sriov_device_freep) struct sriov_device *d = NULL;
         _cleanup_free_ char *path = NULL, *group = NULL;
         _cleanup_close_ int fd = -EBADF;
@@ -297,7 +321,7 @@ int sriov_device_load(struct sriov_sysfs *s, const struct sriov_addr *a, struct 
                         return r;
                 if (r > 0) {
                         d->role = SRIOV_ROLE_PF;
-                        r = load_pf(fd, &d->pf);
+                        r = load_pf(fd, &d->pf, known && known->role == SRIOV_ROLE_PF ? &known->pf : NULL);
                         if (r < 0)
                                 return r;
                 } else if ((d->class_code >> 8) == 0x0604 || (d->class_code >> 8) == 0x0609)

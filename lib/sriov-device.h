@@ -69,6 +69,14 @@ SriovRole sriov_role_from_string(const char *s);
 
 /* -ENOENT when the function is not (or no longer) on the bus. */
 int sriov_device_load(struct sriov_sysfs *s, const struct sriov_addr *a, struct sriov_device **ret);
+
+/* The same, for a function already known: when it is a PF whose First VF Offset and VF
+ * Stride did not change, the virtfnN links also known are not read again (the kernel
+ * derives their targets from those two and N). A PF "change" uevent - the end of every
+ * enable and disable, sent while nothing else changed - then costs a directory listing
+ * instead of one readlink per VF. known may be NULL. */
+int sriov_device_load_known(struct sriov_sysfs *s, const struct sriov_addr *a, const struct sriov_device *known,
+                            struct sriov_device **ret);
 struct sriov_device *sriov_device_free(struct sriov_device *d);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct sriov_device *, sriov_device_free);
 

@@ -186,7 +186,7 @@ int sriov_model_refresh(struct sriov_model *m, const struct sriov_addr *a) {
         struct sriov_device *d = NULL;
         int r;
 
-        r = sriov_device_load(m->sysfs, a, &d);
+        r = sriov_device_load_known(m->sysfs, a, sriov_model_get(m, a), &d);
         if (r == -ENOENT) {
                 (void) sriov_model_forget(m, a);
                 return 0;

@@ -586,6 +586,41 @@ static void test_refresh_add_vf(void **state) {
         assert_string_equal(must_get("0000:01:00.3")->driver, "vfio-pci");
 }
 
+/* A PF's refresh takes the VF addresses it knows from the last read instead of reading
+ * every virtfnN link again - only while First VF Offset and VF Stride are the same, since
+ * the kernel derives the links' targets from them. Here the VFs go and come back with
+ * another layout (a disable and an enable whose uevents were not handled in between:
+ * the offset of some devices depends on NumVFs): the new links are read. */
+static void test_refresh_pf_known_vfs(void **state) {
+        build_std(2);
+        scan();
+        assert_vf_list(must_get("0000:01:00.0"), IDX(0, 1), ADDRS("0000:01:00.1", "0000:01:00.2"));
+
+        /* Same layout, one more VF: the new one is read, the known ones kept. */
+        assert_int_equal(fixture_add_vf(E.ft, "0000:01:00.0", 2, "0000:01:00.3", true), 0);
+        assert_int_equal(refresh("0000:01:00.0"), 1);
+        assert_vf_list(must_get("0000:01:00.0"), IDX(0, 1, 2), ADDRS("0000:01:00.1", "0000:01:00.2", "0000:01:00.3"));
+
+        /* A link gone (VF 1 torn down): gone from the list, whatever was known. */
+        assert_int_equal(fixture_unlink_virtfn(E.ft, "0000:01:00.0", 1), 0);
+        assert_int_equal(refresh("0000:01:00.0"), 1);
+        assert_vf_list(must_get("0000:01:00.0"), IDX(0, 2), ADDRS("0000:01:00.1", "0000:01:00.3"));
+
+        /* All gone, then back with offset 8 and stride 2: nothing known is reused. */
+        assert_int_equal(fixture_unlink_virtfn(E.ft, "0000:01:00.0", 0), 0);
+        assert_int_equal(fixture_unlink_virtfn(E.ft, "0000:01:00.0", 2), 0);
+        assert_int_equal(fixture_set_attr(E.ft, "0000:01:00.0", "sriov_offset", "8\n"), 0);
+        assert_int_equal(fixture_set_attr(E.ft, "0000:01:00.0", "sriov_stride", "2\n"), 0);
+        assert_int_equal(fixture_add_vf(E.ft, "0000:01:00.0", 0, "0000:01:01.0", true), 0);
+        assert_int_equal(fixture_add_vf(E.ft, "0000:01:00.0", 2, "0000:01:01.4", true), 0);
+        assert_int_equal(refresh("0000:01:00.0"), 1);
+        assert_vf_list(must_get("0000:01:00.0"), IDX(0, 2), ADDRS("0000:01:01.0", "0000:01:01.4"));
+
+        /* And a refresh with nothing changed keeps exactly that. */
+        assert_int_equal(refresh("0000:01:00.0"), 1);
+        assert_vf_list(must_get("0000:01:00.0"), IDX(0, 2), ADDRS("0000:01:01.0", "0000:01:01.4"));
+}
+
 /* The VF's add event is handled before the kernel created its physfn link: it is loaded
  * as a plain function, and the PF's change event that follows puts it right. */
 static void test_refresh_physfn_late(void **state) {
@@ -1208,6 +1243,7 @@ int main(void) {
         ADD(test_virtfn_order, NULL, "pf/virtfn-numeric-order");
         ADD(test_virtfn_bad_target, NULL, "pf/virtfn-bad-target");
         ADD(test_refresh_add_vf, NULL, "refresh/add-vf");
+        ADD(test_refresh_pf_known_vfs, NULL, "refresh/pf-known-vfs");
         ADD(test_refresh_physfn_late, NULL, "refresh/physfn-late");
         ADD(test_refresh_virtfn_before_physfn, NULL, "refresh/virtfn-before-physfn");
         ADD(test_refresh_vf_before_pf, NULL, "refresh/vf-before-pf");
