@@ -388,6 +388,14 @@ static void on_uevent_overflow(void *userdata) {
                 sriovd_resync_request(m->resync, "The kernel dropped uevents (ENOBUFS)");
 }
 
+/* Teardown order: after this no lock grant callback runs and no worker job starts, so
+ * freeing one component's lock requests cannot start work on another's objects. Jobs
+ * already in the kernel keep their threads (a hung write must not hold the exit). */
+static void manager_stop_work(struct sriovd_manager *m) {
+        sriov_lock_manager_stop(m->locks);
+        sriovd_workers_stop(m->workers);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *userdata) {
         struct sriovd_manager *m = userdata;
 
@@ -400,6 +408,10 @@ static void on_signal(evutil_socket_t sig, short what, void *userdata) {
         }
         log_info("Received %s, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         (void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping");
+        /* No sysfs write starts from here on: the loop still runs this iteration's
+         * callbacks, and one that releases a lock would grant, say, a bind queued behind
+         * it (a driver bound during systemctl stop). */
+        manager_stop_work(m);
         event_base_loopexit(m->base, NULL);
 }
 
@@ -450,6 +462,8 @@ int sriovd_manager_new(struct sriovd_options *options, struct sriov_config *conf
 struct sriovd_manager *sriovd_manager_free(struct sriovd_manager *m) {
         if (!m)
                 return NULL;
+        /* First: the frees below release locks, which must grant nobody. */
+        manager_stop_work(m);
         sriovd_config_watch_free(m->config_watch);
         sriovd_nfd_free(m->nfd);
         sriovd_metrics_free(m->metrics);

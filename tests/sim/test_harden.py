@@ -166,6 +166,51 @@ class TestHarden(EnableCase):
         self.assertIn(slow, done)
         self.assertLessEqual(len(done), 64, 'finished operations are still trimmed')
 
+    # ---------------------------------------------------------------- item 7
+    def test_07_shutdown_starts_no_queued_write(self):
+        """Item 7: SIGTERM while an enable hangs in the kernel and another
+        enable and a VF bind wait behind its PF lock: tearing down the hung
+        operation releases that lock, which must grant nobody.  The queued
+        bind never writes driver_override, nothing more reaches
+        sriov_numvfs, the daemon exits 0 at once (the hung write does not
+        hold it) and, under ASan, no worker touches freed memory."""
+        sim = self.sim
+        self.enable_ok(PF1, 2)
+        vf0 = simkernel.vf_address(PF1, 1, 1, 0)
+        override = sim.read_attr(vf0, 'driver_override')
+        hung = self.hung_op(PF1, n=3)          # writes 0 first: that write hangs
+        st, _, queued = self.post(PF1, {'num_vfs': 4, 'wait': False})
+        self.assertEqual(st, 202, queued)
+        # a bind that waits for the PF (shared) behind the hung operation (exclusive)
+        bind = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(bind.close)
+        bind.connect(sim.socket_path)
+        body = json.dumps({'driver': 'vfio-pci'}).encode()
+        bind.sendall(b'POST /v1/devices/%s/bind HTTP/1.1\r\nHost: localhost\r\n'
+                     b'Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s'
+                     % (vf0.encode(), len(body), body))
+        self.wait_op(queued['id'], lambda o: o['state'] == 'queued' and 'waiting_for' in o, what='queued')
+        time.sleep(0.5)                         # the bind has no status of its own to wait for
+        self.assertEqual(self.get_op(hung)['state'], 'writing')
+        self.assertEqual(sim.read_attr(vf0, 'driver_override'), override)
+
+        t0 = time.monotonic()
+        rc = sim.stop_daemon(timeout=20)
+        took = time.monotonic() - t0
+        self.assertEqual(rc, 0, 'sriovd exit status %r%s' % (rc, self.log_tail()))
+        self.assertLess(took, 10, 'the hung write held the exit')
+        # the kernel finally returns: nobody is left to go on
+        sim.release_hang(PF1, timeout=1)
+        time.sleep(0.5)
+        self.assertEqual(sim.read_attr(vf0, 'driver_override'), override,
+                         'the queued bind ran during the stop' + self.log_tail())
+        self.assertNotIn(4, self.writes(PF1), 'the queued enable wrote during the stop')
+        self.assertEqual(sim.device(vf0).driver, 'nvme')
+        log = sim.daemon_log()
+        after = log[log.rindex('stopping'):]
+        self.assertNotIn('driver_override', after)
+        self.assertNotIn('writing', after)
+
     # --------------------------------------------------------------- item 10
     def test_10_wait_slots_bounded_per_uid_and_freed(self):
         """Item 10: GET /v1/operations/{id}?wait=1 slots are bounded per uid
