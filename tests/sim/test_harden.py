@@ -211,6 +211,59 @@ class TestHarden(EnableCase):
         self.assertNotIn('driver_override', after)
         self.assertNotIn('writing', after)
 
+    # ---------------------------------------------------------------- item 8
+    def test_08_hung_autoprobe_write(self):
+        """Item 8: an enable with drivers_autoprobe whose write to
+        sriov_drivers_autoprobe hangs is reported hung (not failed) naming
+        that file, counted under it in the metrics, shown in flight; when the
+        kernel returns, the operation ends without writing sriov_numvfs, and
+        the daemon still answers.  (sriovctl enable has no autoprobe option:
+        the request goes through the API; sriovctl's exit status 5 follows
+        the report's hung.)"""
+        sim = self.sim
+        sim.stop_daemon()
+        sim.start_daemon(['--settle-quiet-ms', '200'], faults=True)
+        sim.wait_ready(15)
+        sim.hang_writes(PF1, 'sriov_drivers_autoprobe')
+        t0 = time.monotonic()
+        st, _, o = self.post(PF1, {'num_vfs': 2, 'drivers_autoprobe': False, 'wait': True, 'timeout_ms': 1000},
+                             timeout=30)
+        self.assertEqual(st, 200, o)
+        self.assertLess(time.monotonic() - t0, 10)
+        rep = o['report']
+        self.assertTrue(rep['hung'], rep)
+        self.assertEqual(rep.get('hung_file'), 'sriov_drivers_autoprobe', rep)
+        self.assertIn('sriov_drivers_autoprobe', rep['message'])
+        self.assertIn('hung', rep['message'])
+        self.assertNotIn('sriov_numvfs', rep['message'])
+        self.assertEqual(o['state'], 'writing', o)
+        self.assertEqual((o['write_in_flight']['file'], o['write_in_flight']['hung']),
+                         ('sriov_drivers_autoprobe', True), o)
+        log = sim.daemon_log()
+        self.assertIn('writing 0 to sriov_drivers_autoprobe has not returned', log)
+        self.assertNotIn('sriov_numvfs has not returned', log)
+        st, _, metrics = sim.http('GET', '/metrics')
+        self.assertEqual(st, 200, metrics)
+        hung = [ln for ln in metrics.splitlines() if ln.startswith('sriovd_sysfs_writes_hung_total{')]
+        self.assertEqual(sorted(hung), ['sriovd_sysfs_writes_hung_total{attribute="bind"} 0',
+                                        'sriovd_sysfs_writes_hung_total{attribute="sriov_drivers_autoprobe"} 1',
+                                        'sriovd_sysfs_writes_hung_total{attribute="sriov_numvfs"} 0'])
+        self.assertIn('sriovd_operations_total{kind="enable",result="hung"} 1', metrics.splitlines())
+
+        self.assertIn('hang /%s/sriov_drivers_autoprobe' % PF1, sim.faults_fired())
+        sim.release_writes(PF1, 'sriov_drivers_autoprobe')
+        o = self.wait_op(o['id'], lambda x: x['state'] == 'done', what='the hung operation done')
+        self.assertIn('hung_write_returned', o)
+        self.assertNotIn('write_in_flight', o)
+        self.assertTrue(o['report']['hung'], o)
+        time.sleep(0.5)
+        self.assertEqual(self.writes(PF1), [], 'sriov_numvfs written after the hung autoprobe write')
+        self.assertEqual(sim.read_attr(PF1, 'sriov_drivers_autoprobe').strip(), '0')
+        self.assertEqual(self.sim_vfs(PF1), 0)
+        self.assertIn('not going on', sim.daemon_log())
+        # still served: the PF is free again
+        self.enable_ok(PF1, 1)
+
     # --------------------------------------------------------------- item 10
     def test_10_wait_slots_bounded_per_uid_and_freed(self):
         """Item 10: GET /v1/operations/{id}?wait=1 slots are bounded per uid
