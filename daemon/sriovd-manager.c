@@ -388,6 +388,14 @@ static void on_uevent_overflow(void *userdata) {
                 sriovd_resync_request(m->resync, "The kernel dropped uevents (ENOBUFS)");
 }
 
+/* Teardown order: after this no lock grant callback runs and no worker job starts, so
+ * freeing one component's lock requests cannot start work on another's objects. Jobs
+ * already in the kernel keep their threads (a hung write must not hold the exit). */
+static void manager_stop_work(struct sriovd_manager *m) {
+        sriov_lock_manager_stop(m->locks);
+        sriovd_workers_stop(m->workers);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *userdata) {
         struct sriovd_manager *m = userdata;
 
@@ -403,6 +411,10 @@ static void on_signal(evutil_socket_t sig, short what, void *userdata) {
         /* New clients go to the next instance (or get ECONNREFUSED) from now on, whatever
          * the rest of the shutdown waits for; accepted ones are still answered. */
         sriovd_api_stop_listening(m->api);
+        /* No sysfs write starts from here on: the loop still runs this iteration's
+         * callbacks, and one that releases a lock would grant, say, a bind queued behind
+         * it (a driver bound during systemctl stop). */
+        manager_stop_work(m);
         event_base_loopexit(m->base, NULL);
 }
 
@@ -455,6 +467,8 @@ struct sriovd_manager *sriovd_manager_free(struct sriovd_manager *m) {
                 return NULL;
         /* First: nothing below may keep the listening socket open (see on_signal()). */
         sriovd_api_stop_listening(m->api);
+        /* First: the frees below release locks, which must grant nobody. */
+        manager_stop_work(m);
         sriovd_config_watch_free(m->config_watch);
         sriovd_nfd_free(m->nfd);
         sriovd_metrics_free(m->metrics);

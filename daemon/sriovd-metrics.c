@@ -32,7 +32,9 @@ static const char *const severity_names[_SEV_MAX] = { "correctable", "nonfatal",
 static const char *const op_kind_names[_SRIOVD_OP_KIND_MAX] = { "enable", "disable", "bind", "unbind" };
 static const char *const op_result_names[_SRIOVD_OP_RESULT_MAX] = { "complete", "partial", "failed", "hung" };
 static const char *const recovery_result_names[_SRIOVD_RECOVERY_RESULT_MAX] = { "succeeded", "failed", "notified" };
-static const char *const hung_kind_names[_SRIOVD_HUNG_KIND_MAX] = { "sriov_numvfs", "bind", "remove-rescan-reset" };
+static const char *const hung_kind_names[_SRIOVD_HUNG_KIND_MAX] = { "sriov_numvfs", "bind",
+                                                                           "sriov_drivers_autoprobe",
+                                                                           "remove-rescan-reset" };
 
 /* Operation durations in seconds: a disable takes milliseconds, an enable of many VFs
  * with a settle window seconds to minutes. */

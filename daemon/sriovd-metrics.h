@@ -54,6 +54,7 @@ typedef enum sriovd_recovery_result {
 typedef enum sriovd_hung_kind {
         SRIOVD_HUNG_NUMVFS,             /* sriov_numvfs */
         SRIOVD_HUNG_BIND,               /* driver_override, bind, unbind, drivers_probe */
+        SRIOVD_HUNG_AUTOPROBE,          /* sriov_drivers_autoprobe, before sriov_numvfs */
         SRIOVD_HUNG_DEVICE,             /* remove, rescan, reset (sriovd's recovery) */
         _SRIOVD_HUNG_KIND_MAX,
 } SriovdHungKind;

@@ -570,7 +570,10 @@ static void on_deadline(evutil_socket_t fd, short what, void *userdata) {
                           SRIOV_ADDR_STR(&op->pf), op->write_value, op->job.attr,
                           (now_usec() - op->write_started_usec) / 1000);
                 (void) op_build_report(op, op->request.num_vfs);
-                sriovd_metrics_hung_write(op->ops->manager->metrics, SRIOVD_HUNG_NUMVFS);
+                /* Counted under the file that hangs: a hung autoprobe write is not one of
+                 * sriov_numvfs, which was never written. */
+                sriovd_metrics_hung_write(op->ops->manager->metrics,
+                                          streq(op->job.attr, "sriov_numvfs") ? SRIOVD_HUNG_NUMVFS : SRIOVD_HUNG_AUTOPROBE);
                 op_count(op, SRIOVD_OP_RESULT_HUNG);
                 /* Recorded now, not when (if ever) the write returns: a restart meanwhile
                  * must not write sriov_numvfs again behind a hung one. */

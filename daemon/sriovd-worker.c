@@ -24,6 +24,7 @@ struct sriovd_workers {
         unsigned running;
         unsigned refs;
         bool dead;
+        bool stopped;                   /* loop thread only: no new job */
         int efd;
         struct event *ev;
 };
@@ -139,12 +140,22 @@ struct sriovd_workers *sriovd_workers_free(struct sriovd_workers *w) {
         return NULL;
 }
 
+void sriovd_workers_stop(struct sriovd_workers *w) {
+        if (w)
+                w->stopped = true;
+}
+
 int sriovd_workers_submit(struct sriovd_workers *w, sriovd_job_fn fn, sriovd_job_done_fn done, void *userdata) {
         pthread_attr_t attr;
         pthread_t tid;
         sigset_t all, old;
         struct job *j;
         int r;
+
+        /* Stopping: a job started now would write to sysfs during the stop, and its
+         * userdata may be freed before it runs. */
+        if (w->stopped)
+                return -ESHUTDOWN;
 
         j = calloc(1, sizeof(*j));
         if (!j)

@@ -23,5 +23,9 @@ int sriovd_workers_new(struct event_base *base, struct sriovd_workers **ret);
 struct sriovd_workers *sriovd_workers_free(struct sriovd_workers *w);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct sriovd_workers *, sriovd_workers_free);
 
+/* From SIGTERM on: submit() refuses with -ESHUTDOWN. Jobs already running go on, and
+ * their done() still runs while the loop does. */
+void sriovd_workers_stop(struct sriovd_workers *w);
+/* -ESHUTDOWN once stopped, -ENOMEM, or pthread_create()'s error. */
 int sriovd_workers_submit(struct sriovd_workers *w, sriovd_job_fn fn, sriovd_job_done_fn done, void *userdata);
 unsigned sriovd_workers_running(const struct sriovd_workers *w);

@@ -88,6 +88,7 @@ struct sriov_lock_manager {
 
         bool dispatching;
         bool free_requested;
+        bool stopped;                   /* sriov_lock_manager_stop(): grants nothing more */
 };
 
 static const char *const level_table[_SRIOV_LOCK_LEVEL_MAX] = {
@@ -288,6 +289,21 @@ static void manager_really_free(sriov_lock_manager *m) {
         free(m);
 }
 
+void sriov_lock_manager_stop(sriov_lock_manager *m) {
+        if (!m)
+                return;
+
+        m->stopped = true;
+        /* Granted but not told yet: never will be. Their owners see GRANTED and free them;
+         * a callback run now would start work on objects the teardown is freeing. */
+        while (list_linked(&m->pending))
+                list_remove(m->pending.next);
+}
+
+bool sriov_lock_manager_stopped(const sriov_lock_manager *m) {
+        return m && m->stopped;
+}
+
 sriov_lock_manager *sriov_lock_manager_free(sriov_lock_manager *m) {
         if (!m)
                 return NULL;
@@ -482,6 +498,10 @@ static void request_grant(sriov_lock_request *req) {
  * wishes are recorded so later conflicting requests stay behind it. Granting never unblocks
  * anything, so one pass reaches the fixpoint. */
 static void manager_grant_pass(sriov_lock_manager *m) {
+        /* Stopped: releases only give back, waiters stay waiting. */
+        if (m->stopped)
+                return;
+
         uint64_t pass = ++m->pass;
 
         for (struct list *n = m->waiting.next, *next; n != &m->waiting; n = next) {
@@ -501,7 +521,7 @@ static void manager_dispatch(sriov_lock_manager *m) {
                 return;
 
         m->dispatching = true;
-        while (list_linked(&m->pending) && !m->free_requested) {
+        while (list_linked(&m->pending) && !m->free_requested && !m->stopped) {
                 sriov_lock_request *req = container_of(m->pending.next, sriov_lock_request, pending);
 
                 list_remove(&req->pending);
@@ -524,6 +544,8 @@ int sriov_lock_request_submit(sriov_lock_request *req, sriov_lock_granted_t call
                 return -EBUSY;
         if (!req->manager || req->manager->free_requested)
                 return -ESTALE;
+        if (req->manager->stopped)
+                return -ESHUTDOWN;
 
         sriov_lock_manager *m = req->manager;
 
@@ -673,7 +695,13 @@ int sriov_lock_request_get_blocker(const sriov_lock_request *req,
                 return 1;
         }
 
-        /* A waiting request always has a blocker; getting here means a bookkeeping bug. */
+        /* Once stopped, the blocker may be gone without a grant; before, a waiting request
+         * always has one and getting here means a bookkeeping bug. */
+        if (req->manager->stopped) {
+                if (ret_blocker)
+                        *ret_blocker = NULL;
+                return 0;
+        }
         assert(!"waiting request without blocker");
         return -EUCLEAN;
 }

@@ -57,7 +57,8 @@
  *     - release or free its own request or any other one (a request released before its
  *       callback ran never gets the callback);
  *     - create and submit new requests;
- *     - free the manager (freeing is deferred until the delivery loop ends).
+ *     - free the manager (freeing is deferred until the delivery loop ends);
+ *     - stop the manager (callbacks still queued are then never delivered).
  *   The one hazard is the caller's own: if the callback frees the request during submit(),
  *   the submitter's pointer dangles. Store the request where the callback finds it (e.g.
  *   op->lock) before submitting and let one owner free it.
@@ -125,6 +126,13 @@ static inline bool sriov_lock_vf_plausible(const struct sriov_addr *pf, const st
 }
 
 int sriov_lock_manager_new(sriov_lock_manager **ret);
+/* For teardown: after it no callback runs again, neither those of requests granted but not
+ * told yet nor any later one. Releases still give locks back but grant no waiter (they stay
+ * WAITING, with no blocker: get_blocker() returns 0), and submit() fails with -ESHUTDOWN.
+ * Without it, freeing one owner's requests grants another's, whose callback then starts
+ * work (a worker job, a sysfs write) on objects about to be freed. Idempotent. */
+void sriov_lock_manager_stop(sriov_lock_manager *m);
+bool sriov_lock_manager_stopped(const sriov_lock_manager *m) _pure_;
 sriov_lock_manager *sriov_lock_manager_free(sriov_lock_manager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(sriov_lock_manager *, sriov_lock_manager_free);
 
@@ -140,7 +148,8 @@ int sriov_lock_request_add_vf(sriov_lock_request *req, const struct sriov_addr *
 
 /* Queues the request; callback (may be NULL) runs once when it is granted, possibly before
  * submit() returns. -EBUSY if already submitted or released, -ENOMEM, -ESTALE if the
- * manager was freed. On failure the request stays NEW and may be submitted again. */
+ * manager was freed, -ESHUTDOWN if it was stopped. On failure the request stays NEW and
+ * may be submitted again. */
 int sriov_lock_request_submit(sriov_lock_request *req, sriov_lock_granted_t callback, void *userdata);
 
 /* Gives back a granted request's locks or cancels a waiting one, then grants what can go

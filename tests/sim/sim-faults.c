@@ -9,6 +9,12 @@
  *                                  "/0000:01:00.0/sriov_numvfs") fail with ERRNO and
  *                                  write nothing, as a kernel store() that refuses before
  *                                  it changes anything;
+ *   $SIM_FAULTS_DIR/write-hangs    lines "SUFFIX": a write() to a file whose path ends in
+ *                                  SUFFIX blocks while the line is there, then goes
+ *                                  through: a hung store() that returns when the test
+ *                                  removes the line. Unlike simkernel's FIFO hang, readers
+ *                                  of the file are not affected (sriovd re-reads a PF's
+ *                                  attributes right before it writes one);
  *   $SIM_FAULTS_DIR/enobufs        when present, the next recvmsg() on a datagram socket
  *                                  (the uevent monitor's, under umockdev) fails with
  *                                  ENOBUFS, as netlink_overrun() makes the kernel's do;
@@ -113,11 +119,73 @@ static int write_error_for(int fd) {
         return err;
 }
 
+/* Whether the rules file holds the line suffix. */
+static bool hang_rule_present(const char *rules, const char *suffix) {
+        char buf[8192];
+        int rfd = open(rules, O_RDONLY | O_CLOEXEC);
+        ssize_t n;
+
+        if (rfd < 0)
+                return false;
+        n = pread(rfd, buf, sizeof(buf) - 1, 0);
+        close(rfd);
+        buf[n > 0 ? n : 0] = '\0';
+        for (char *line = buf, *next; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = '\0';
+                if (strcmp(line, suffix) == 0)
+                        return true;
+        }
+        return false;
+}
+
+/* Blocks while a write-hangs rule matches fd's file. */
+static void write_hang_for(int fd) {
+        const char *dir = getenv("SIM_FAULTS_DIR");
+        char rules[PATH_MAX], link[64], target[PATH_MAX], buf[8192], fired[PATH_MAX + 64];
+        int rfd;
+        ssize_t n;
+
+        if (!dir)
+                return;
+        snprintf(rules, sizeof(rules), "%s/write-hangs", dir);
+        rfd = open(rules, O_RDONLY | O_CLOEXEC);
+        if (rfd < 0)
+                return;
+        n = pread(rfd, buf, sizeof(buf) - 1, 0);
+        close(rfd);
+        buf[n > 0 ? n : 0] = '\0';
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+        n = readlink(link, target, sizeof(target) - 1);
+        if (n <= 0)
+                return;
+        target[n] = '\0';
+        if (!strstr(target, "/sys/"))
+                return;
+        for (char *line = buf, *next; line && *line; line = next) {
+                size_t tlen = strlen(target), slen;
+
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = '\0';
+                slen = strlen(line);
+                if (slen == 0 || tlen < slen || strcmp(target + tlen - slen, line) != 0)
+                        continue;
+                snprintf(fired, sizeof(fired), "hang %s\n", line);
+                note_fired(dir, fired);
+                while (hang_rule_present(rules, line))
+                        usleep(10000);
+                return;
+        }
+}
+
 ssize_t write(int fd, const void *data, size_t size) {
         int err;
 
         if (!real_write)
                 real_write = (ssize_t (*)(int, const void *, size_t)) dlsym(RTLD_NEXT, "write");
+        write_hang_for(fd);
         err = write_error_for(fd);
         if (err) {
                 errno = err;

@@ -1291,6 +1291,22 @@ class SimKernel:
             fcntl.flock(f, fcntl.LOCK_EX)
             f.write('/%s/%s %d %d %d\n' % (addr, attr, err, times, skip))
 
+    def hang_writes(self, addr, attr):
+        """The daemon's writes to addr's attr block, as a store() stuck in the
+        kernel, until release_writes() (needs start_daemon(faults=True)).
+        For any attribute, e.g. sriov_drivers_autoprobe; unlike set_hang()
+        the file stays a plain file that reads as before."""
+        with open(os.path.join(self.faults_dir, 'write-hangs'), 'a') as f:
+            f.write('/%s/%s\n' % (addr, attr))
+
+    def release_writes(self, addr, attr):
+        """Let the writes hung by hang_writes() go through (into the file)."""
+        path = os.path.join(self.faults_dir, 'write-hangs')
+        with open(path) as f:
+            lines = [ln for ln in f.read().splitlines() if ln != '/%s/%s' % (addr, attr)]
+        self._write(path + '.tmp', ''.join(ln + '\n' for ln in lines))
+        os.rename(path + '.tmp', path)
+
     def uevent_overflow(self):
         """The daemon's next receive on its uevent socket fails with ENOBUFS, as
         after the kernel dropped uevents for it (needs faults=True)."""

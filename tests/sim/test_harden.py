@@ -342,6 +342,104 @@ class TestHarden(EnableCase):
         self.assertEqual(rc, 0, err)
         self.assertEqual(json.loads(out), {'devices': []})
 
+    # ---------------------------------------------------------------- item 7
+    def test_07_shutdown_starts_no_queued_write(self):
+        """Item 7: SIGTERM while an enable hangs in the kernel and another
+        enable and a VF bind wait behind its PF lock: tearing down the hung
+        operation releases that lock, which must grant nobody.  The queued
+        bind never writes driver_override, nothing more reaches
+        sriov_numvfs, the daemon exits 0 at once (the hung write does not
+        hold it) and, under ASan, no worker touches freed memory."""
+        sim = self.sim
+        self.enable_ok(PF1, 2)
+        vf0 = simkernel.vf_address(PF1, 1, 1, 0)
+        override = sim.read_attr(vf0, 'driver_override')
+        hung = self.hung_op(PF1, n=3)          # writes 0 first: that write hangs
+        st, _, queued = self.post(PF1, {'num_vfs': 4, 'wait': False})
+        self.assertEqual(st, 202, queued)
+        # a bind that waits for the PF (shared) behind the hung operation (exclusive)
+        bind = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(bind.close)
+        bind.connect(sim.socket_path)
+        body = json.dumps({'driver': 'vfio-pci'}).encode()
+        bind.sendall(b'POST /v1/devices/%s/bind HTTP/1.1\r\nHost: localhost\r\n'
+                     b'Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s'
+                     % (vf0.encode(), len(body), body))
+        self.wait_op(queued['id'], lambda o: o['state'] == 'queued' and 'waiting_for' in o, what='queued')
+        time.sleep(0.5)                         # the bind has no status of its own to wait for
+        self.assertEqual(self.get_op(hung)['state'], 'writing')
+        self.assertEqual(sim.read_attr(vf0, 'driver_override'), override)
+
+        t0 = time.monotonic()
+        rc = sim.stop_daemon(timeout=20)
+        took = time.monotonic() - t0
+        self.assertEqual(rc, 0, 'sriovd exit status %r%s' % (rc, self.log_tail()))
+        self.assertLess(took, 10, 'the hung write held the exit')
+        # the kernel finally returns: nobody is left to go on
+        sim.release_hang(PF1, timeout=1)
+        time.sleep(0.5)
+        self.assertEqual(sim.read_attr(vf0, 'driver_override'), override,
+                         'the queued bind ran during the stop' + self.log_tail())
+        self.assertNotIn(4, self.writes(PF1), 'the queued enable wrote during the stop')
+        self.assertEqual(sim.device(vf0).driver, 'nvme')
+        log = sim.daemon_log()
+        after = log[log.rindex('stopping'):]
+        self.assertNotIn('driver_override', after)
+        self.assertNotIn('writing', after)
+
+    # ---------------------------------------------------------------- item 8
+    def test_08_hung_autoprobe_write(self):
+        """Item 8: an enable with drivers_autoprobe whose write to
+        sriov_drivers_autoprobe hangs is reported hung (not failed) naming
+        that file, counted under it in the metrics, shown in flight; when the
+        kernel returns, the operation ends without writing sriov_numvfs, and
+        the daemon still answers.  (sriovctl enable has no autoprobe option:
+        the request goes through the API; sriovctl's exit status 5 follows
+        the report's hung.)"""
+        sim = self.sim
+        sim.stop_daemon()
+        sim.start_daemon(['--settle-quiet-ms', '200'], faults=True)
+        sim.wait_ready(15)
+        sim.hang_writes(PF1, 'sriov_drivers_autoprobe')
+        t0 = time.monotonic()
+        st, _, o = self.post(PF1, {'num_vfs': 2, 'drivers_autoprobe': False, 'wait': True, 'timeout_ms': 1000},
+                             timeout=30)
+        self.assertEqual(st, 200, o)
+        self.assertLess(time.monotonic() - t0, 10)
+        rep = o['report']
+        self.assertTrue(rep['hung'], rep)
+        self.assertEqual(rep.get('hung_file'), 'sriov_drivers_autoprobe', rep)
+        self.assertIn('sriov_drivers_autoprobe', rep['message'])
+        self.assertIn('hung', rep['message'])
+        self.assertNotIn('sriov_numvfs', rep['message'])
+        self.assertEqual(o['state'], 'writing', o)
+        self.assertEqual((o['write_in_flight']['file'], o['write_in_flight']['hung']),
+                         ('sriov_drivers_autoprobe', True), o)
+        log = sim.daemon_log()
+        self.assertIn('writing 0 to sriov_drivers_autoprobe has not returned', log)
+        self.assertNotIn('sriov_numvfs has not returned', log)
+        st, _, metrics = sim.http('GET', '/metrics')
+        self.assertEqual(st, 200, metrics)
+        hung = [ln for ln in metrics.splitlines() if ln.startswith('sriovd_sysfs_writes_hung_total{')]
+        self.assertEqual(sorted(hung), ['sriovd_sysfs_writes_hung_total{attribute="bind"} 0',
+                                        'sriovd_sysfs_writes_hung_total{attribute="sriov_drivers_autoprobe"} 1',
+                                        'sriovd_sysfs_writes_hung_total{attribute="sriov_numvfs"} 0'])
+        self.assertIn('sriovd_operations_total{kind="enable",result="hung"} 1', metrics.splitlines())
+
+        self.assertIn('hang /%s/sriov_drivers_autoprobe' % PF1, sim.faults_fired())
+        sim.release_writes(PF1, 'sriov_drivers_autoprobe')
+        o = self.wait_op(o['id'], lambda x: x['state'] == 'done', what='the hung operation done')
+        self.assertIn('hung_write_returned', o)
+        self.assertNotIn('write_in_flight', o)
+        self.assertTrue(o['report']['hung'], o)
+        time.sleep(0.5)
+        self.assertEqual(self.writes(PF1), [], 'sriov_numvfs written after the hung autoprobe write')
+        self.assertEqual(sim.read_attr(PF1, 'sriov_drivers_autoprobe').strip(), '0')
+        self.assertEqual(self.sim_vfs(PF1), 0)
+        self.assertIn('not going on', sim.daemon_log())
+        # still served: the PF is free again
+        self.enable_ok(PF1, 1)
+
     # --------------------------------------------------------------- item 10
     def test_10_wait_slots_bounded_per_uid_and_freed(self):
         """Item 10: GET /v1/operations/{id}?wait=1 slots are bounded per uid

@@ -454,6 +454,7 @@ struct reentry {
         sriov_lock_request *target;     /* to release from the callback */
         bool free_target;
         bool free_manager;
+        bool stop_manager;
         const struct spec *submit;      /* to submit from the callback */
         sriov_lock_request *submitted;
         unsigned calls;
@@ -481,6 +482,8 @@ static void on_granted_reenter(sriov_lock_request *req, void *userdata) {
         }
         if (e->free_manager)
                 e->m = sriov_lock_manager_free(e->m);
+        if (e->stop_manager)
+                sriov_lock_manager_stop(e->m);
         grants.depth--;
 }
 
@@ -652,6 +655,77 @@ static void test_manager_free_detaches(void **state) {
         assert_int_equal(sriov_lock_request_submit(n, on_granted, NULL), -ESTALE);
         assert_null(sriov_lock_request_next(g));
         assert_int_equal(times_granted(w), 0);
+}
+
+/* ---- stop (teardown) ---- */
+
+static void test_stop_grants_nobody(void **state) {
+        (void) state;
+        _cleanup_(sriov_lock_manager_freep) sriov_lock_manager *m = NULL;
+        _cleanup_(sriov_lock_request_freep) sriov_lock_request *g = NULL, *w = NULL, *other = NULL, *n = NULL;
+        sriov_lock_request *blocker = (sriov_lock_request *) 1;
+        struct sriov_addr pf = addr(PF_A);
+        struct sriov_lock_counts counts;
+
+        grants_reset();
+        assert_int_equal(sriov_lock_manager_new(&m), 0);
+        g = submit(m, &(struct spec) SPEC_PF(H1, S, PF_A, X));
+        w = submit(m, &(struct spec) SPEC_PF(H1, S, PF_A, X));
+        assert_true(waiting(w));
+        assert_false(sriov_lock_manager_stopped(m));
+
+        sriov_lock_manager_stop(m);
+        assert_true(sriov_lock_manager_stopped(m));
+        /* Teardown frees the holder: its locks go back, the waiter is not granted. */
+        g = sriov_lock_request_free(g);
+        assert_int_equal(times_granted(w), 0);
+        assert_true(waiting(w));
+        assert_int_equal(sriov_lock_manager_n_granted(m), 0);
+        assert_int_equal(sriov_lock_manager_n_waiting(m), 1);
+        sriov_lock_manager_get_counts(m, SRIOV_LOCK_PF, &pf, &counts);
+        assert_int_equal(counts.held_exclusive, 0);
+        assert_int_equal(counts.waiting_exclusive, 1);
+        /* Waiting for nothing now: status must not trip over it. */
+        assert_int_equal(sriov_lock_request_get_blocker(w, &blocker, NULL, NULL), 0);
+        assert_null(blocker);
+
+        /* Nothing new is queued, not even what would be granted at once. */
+        other = make(m, &(struct spec) SPEC_PF(H2, S, PF_C, X));
+        assert_int_equal(sriov_lock_request_submit(other, on_granted, NULL), -ESHUTDOWN);
+        assert_int_equal(sriov_lock_request_state(other), SRIOV_LOCK_REQUEST_NEW);
+        assert_int_equal(grants.n, 1);          /* g, before the stop */
+
+        sriov_lock_manager_stop(m);             /* idempotent */
+        w = sriov_lock_request_free(w);
+        assert_int_equal(sriov_lock_manager_n_waiting(m), 0);
+        n = make(m, &(struct spec) SPEC_PF(H1, S, PF_A, X));
+        assert_int_equal(sriov_lock_request_submit(n, on_granted, NULL), -ESHUTDOWN);
+}
+
+static void test_stop_from_callback(void **state) {
+        (void) state;
+        _cleanup_(sriov_lock_manager_freep) sriov_lock_manager *m = NULL;
+        _cleanup_(sriov_lock_request_freep) sriov_lock_request *x = NULL, *a = NULL, *b = NULL;
+        struct reentry ea = {}, eb = {};
+
+        grants_reset();
+        assert_int_equal(sriov_lock_manager_new(&m), 0);
+        x = submit(m, &(struct spec) SPEC_H(H1, X));
+        a = make(m, &(struct spec) SPEC_PF(H1, S, PF_A, S));
+        b = make(m, &(struct spec) SPEC_PF(H1, S, PF_B, S));
+        ea.m = m;
+        ea.stop_manager = true;
+        assert_int_equal(sriov_lock_request_submit(a, on_granted_reenter, &ea), 0);
+        assert_int_equal(sriov_lock_request_submit(b, on_granted_reenter, &eb), 0);
+
+        /* One release grants both; a's callback stops the manager before b is told. */
+        x = sriov_lock_request_free(x);
+        assert_int_equal(ea.calls, 1);
+        assert_int_equal(eb.calls, 0);
+        assert_true(granted(b));                /* granted, never told; freed by its owner */
+        a = sriov_lock_request_free(a);
+        b = sriov_lock_request_free(b);
+        assert_int_equal(sriov_lock_manager_n_granted(m), 0);
 }
 
 /* ---- introspection ---- */
@@ -1055,6 +1129,8 @@ int main(void) {
                 cmocka_unit_test(test_callback_submits),
                 cmocka_unit_test(test_callback_frees_manager),
                 cmocka_unit_test(test_manager_free_detaches),
+                cmocka_unit_test(test_stop_grants_nobody),
+                cmocka_unit_test(test_stop_from_callback),
                 cmocka_unit_test(test_introspection),
                 cmocka_unit_test(test_random),
         };
