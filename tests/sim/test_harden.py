@@ -422,6 +422,7 @@ class TestHarden(EnableCase):
         self.assertEqual(st, 200, metrics)
         hung = [ln for ln in metrics.splitlines() if ln.startswith('sriovd_sysfs_writes_hung_total{')]
         self.assertEqual(sorted(hung), ['sriovd_sysfs_writes_hung_total{attribute="bind"} 0',
+                                        'sriovd_sysfs_writes_hung_total{attribute="remove-rescan-reset"} 0',
                                         'sriovd_sysfs_writes_hung_total{attribute="sriov_drivers_autoprobe"} 1',
                                         'sriovd_sysfs_writes_hung_total{attribute="sriov_numvfs"} 0'])
         self.assertIn('sriovd_operations_total{kind="enable",result="hung"} 1', metrics.splitlines())
