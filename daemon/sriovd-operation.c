@@ -603,6 +603,12 @@ static void op_write(struct sriovd_op *op, unsigned value, OpPhase phase) {
 
         log_info("PF %s: writing %u to sriov_numvfs (operation %" PRIu64 ")", SRIOV_ADDR_STR(&op->pf), value, op->id);
         r = sriovd_workers_submit(op->ops->workers, write_job_run, write_job_done, op);
+        if (r == -ESHUTDOWN) {
+                /* Stopping: not written, and not a failure either - recorded as one, the
+                 * next start would not retry what was asked. */
+                log_info("PF %s: stopping, %u not written (operation %" PRIu64 ")", SRIOV_ADDR_STR(&op->pf), value, op->id);
+                return;
+        }
         if (r < 0) {
                 log_error_errno(r, "Cannot start a worker for PF %s", SRIOV_ADDR_STR(&op->pf));
                 op->write_error = -r;

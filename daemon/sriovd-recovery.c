@@ -350,6 +350,17 @@ static void rec_submit_job(struct pf_rec *rec, const struct sriov_addr *target, 
         rec->job_hung = false;
         rec->job_started_usec = now_usec();
         r = sriovd_workers_submit(rec->owner->manager->workers, rec_job_run, rec_job_done, j);
+        if (r == -ESHUTDOWN) {
+                /* Stopping: the step is not started and not failed. Fed to the machine as a
+                 * failure it would end the recovery and clear its journal; left as it is,
+                 * the journal makes the next start resume it. */
+                log_info("PF %s recovery: stopping, %s not started; resumed at the next start",
+                         SRIOV_ADDR_STR(&rec->pf), sriov_pf_action_kind_to_string(j->kind));
+                rec->job = NULL;
+                free(j->bindings);
+                free(j);
+                return;
+        }
         if (r < 0)
                 rec_job_done(r, j);
 }
