@@ -462,13 +462,33 @@ int sriovd_manager_new(struct sriovd_options *options, struct sriov_config *conf
         return 0;
 }
 
+/* What the exit leaves to the jobs still running (see sriovd_manager_free()); a
+ * global, so that it stays reachable, to the leak checker too. */
+static struct sriovd_manager *kept_for_running_jobs;
+
 struct sriovd_manager *sriovd_manager_free(struct sriovd_manager *m) {
+        unsigned running;
+
         if (!m)
                 return NULL;
         /* First: nothing below may keep the listening socket open (see on_signal()). */
         sriovd_api_stop_listening(m->api);
         /* First: the frees below release locks, which must grant nobody. */
         manager_stop_work(m);
+        /* A job still on a worker thread reads and writes objects freed below: an
+         * operation waiting for a lock file gets its lock or its timeout and stores the
+         * result in the operation; a write returning from the kernel is stored in its
+         * owner; any of them opens files through m->sysfs.  Such a thread cannot be
+         * cancelled or waited for (a hung write may never return), so the process exits
+         * with those objects alive instead: exit_group() ends the threads, and what
+         * must survive the stop is already on disk. */
+        running = sriovd_workers_running(m->workers);
+        if (running > 0) {
+                log_info("%u job(s) still running on worker threads (a write in the kernel or a wait for a lock "
+                         "file); exiting without freeing what they use", running);
+                kept_for_running_jobs = m;
+                return NULL;
+        }
         sriovd_config_watch_free(m->config_watch);
         sriovd_nfd_free(m->nfd);
         sriovd_metrics_free(m->metrics);

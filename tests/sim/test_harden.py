@@ -386,6 +386,9 @@ class TestHarden(EnableCase):
         after = log[log.rindex('stopping'):]
         self.assertNotIn('driver_override', after)
         self.assertNotIn('writing', after)
+        # The hung write's thread still reads the operation and the sysfs handle:
+        # the exit leaves them alive rather than freeing them under it.
+        self.assertIn('exiting without freeing what they use', after, self.log_tail())
 
     # ---------------------------------------------------------------- item 8
     def test_08_hung_autoprobe_write(self):
