@@ -6,6 +6,7 @@
 
 #include "config.h"
 
+#include "sriovd-aer-reads.h"
 #include "sriovd-api.h"
 #include "sriovd-bind.h"
 #include "sriovd-events.h"
@@ -86,6 +87,30 @@ static void collect_aer_deltas(struct sriovd_manager *m, const struct sriov_addr
         sriov_aer_done(&before);
 }
 
+/* An error uevent's counters: read now, or, within the window after the last read of
+ * the function (a storm), once when the window ends (aer_reads_flush_cb()). */
+static void collect_aer_deltas_coalesced(struct sriovd_manager *m, const struct sriov_addr *addr,
+                                         struct sriovd_event *ev) {
+        if (!m->aer_reads || sriovd_aer_reads_due(m->aer_reads, addr, sriovd_now_usec()))
+                collect_aer_deltas(m, addr, ev);
+}
+
+/* The end of a window in which error uevents came without a read: what grew meanwhile is
+ * recorded once, as the periodic poll records it. */
+static void aer_reads_flush_cb(const struct sriov_addr *addr, void *userdata) {
+        struct sriovd_manager *m = userdata;
+        const struct sriov_device *d = sriov_model_get(m->model, addr);
+        struct sriovd_event ev = { .addr = *addr, .device_online = -1 };
+
+        if (!d || !sriov_aer_present(&d->aer))
+                return;
+        ev.hierarchy = *sriov_device_hierarchy(d);
+        snprintf(ev.kind, sizeof(ev.kind), "AER_COUNTERS");
+        collect_aer_deltas(m, addr, &ev);
+        if (ev.n_deltas > 0 || ev.deltas_dropped > 0)
+                sriovd_events_record(m->events, &ev);
+}
+
 static const char *udev_property(const char *key, void *userdata) {
         return udev_device_get_property_value(userdata, key);
 }
@@ -110,9 +135,9 @@ static void handle_error_event(struct sriovd_manager *m, const struct sriov_addr
                 ev.device_online = e.device_online;
         }
 
-        collect_aer_deltas(m, addr, &ev);
+        collect_aer_deltas_coalesced(m, addr, &ev);
         if (!sriov_addr_equal(&ev.hierarchy, addr))
-                collect_aer_deltas(m, &ev.hierarchy, &ev);
+                collect_aer_deltas_coalesced(m, &ev.hierarchy, &ev);
         sriovd_metrics_error_uevent(m->metrics, addr, ev.severity);
         uint64_t seq = sriovd_events_record(m->events, &ev);
         if (m->ops)
@@ -505,6 +530,7 @@ struct sriovd_manager *sriovd_manager_free(struct sriovd_manager *m) {
         sriovd_events_free(m->events);
         if (m->aer_poll)
                 event_free(m->aer_poll);
+        sriovd_aer_reads_free(m->aer_reads);
         sriovd_workers_free(m->workers);
         sriov_lock_manager_free(m->locks);
         free(m->desired);
@@ -628,6 +654,9 @@ int sriovd_manager_run(struct sriovd_manager *m) {
         if (!m->aer_poll)
                 return log_error_errno(ENOMEM, "Failed to set up AER counter polling");
         sriovd_manager_set_aer_poll(m, m->options->aer_poll_sec);
+        r = sriovd_aer_reads_new(m->base, SRIOVD_AER_READ_WINDOW_USEC, aer_reads_flush_cb, m, &m->aer_reads);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up AER counter reads");
 
         r = sriovd_recovery_new(m, &m->recovery);
         if (r < 0)

@@ -52,6 +52,7 @@ struct sriovd_manager {
         unsigned startup_pending;               /* configured operations READY=1 waits for */
         struct event *startup_timeout;
         struct event *aer_poll;
+        struct sriovd_aer_reads *aer_reads;     /* error uevents: AER files read once per window */
         struct sriovd_workers *workers;         /* threads for blocking kernel writes */
         struct sriov_lock_manager *locks;       /* hierarchy → PF → VF ordering */
         struct sriov_desired *desired;  /* persisted in the state directory */
