@@ -381,8 +381,12 @@ class TestStorm(RecoveryCase):
         # Bounded by design: the history (1000 entries here) plus at most 32 MiB of
         # unread output per event follower (sriovd-events.c FOLLOWER_MAX_BACKLOG), plus
         # allocator slack. Unbounded growth over 100,000 events would be far above.
-        self.assertLess(max(rss) - baseline, 96 * 1024,
-                        'RSS grew from %d KiB to %d KiB' % (baseline, max(rss)))
+        # Not under ASan: there RSS is its quarantine (256 MiB of freed memory kept to
+        # catch a use-after-free, plus its shadow), which 100,000 events fill whatever
+        # sriovd keeps; the main build's run of this test holds the bound.
+        if 'address' not in simkernel.SANITIZER:
+            self.assertLess(max(rss) - baseline, 96 * 1024,
+                            'RSS grew from %d KiB to %d KiB' % (baseline, max(rss)))
 
         # nothing lost: the follower saw every transition, in sequence
         self.assertIsNone(follower.error)
