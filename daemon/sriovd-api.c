@@ -232,8 +232,16 @@ static void put_json(struct sriovd_textbuf *b, const char *key, json_object *o) 
 
 /* The daemon's members: "desired_num_vfs" and "drift" end a PF's "sriov" object;
  * "hierarchy" (root ports), "recovery" and "operations" (PFs) end the device. */
+/* What one reply's device texts share: the API, and the model's recovery blockers,
+ * computed once per reply rather than once per root port. */
+struct text_context {
+        struct sriovd_api *api;
+        struct sriov_blockers blockers;
+};
+
 static void text_sriov_tail(struct sriovd_textbuf *b, const struct sriov_device *d, void *userdata) {
-        struct sriovd_api *api = userdata;
+        struct text_context *ctx = userdata;
+        struct sriovd_api *api = ctx->api;
         const struct sriov_desired *want = sriovd_manager_get_desired(api->manager, &d->addr);
         bool busy = sriovd_ops_busy(api->manager->ops, &d->addr);
 
@@ -248,11 +256,16 @@ static void text_sriov_tail(struct sriovd_textbuf *b, const struct sriov_device 
                 sriovd_textbuf_add(b, ",\"drift\":false", 14);
 }
 
-static void text_tail(struct sriovd_textbuf *b, const struct sriov_device *d, void *userdata) {
-        struct sriovd_api *api = userdata;
+static bool is_hierarchy_port(const struct sriov_device *d) {
+        return d->role == SRIOV_ROLE_BRIDGE && sriov_addr_equal(sriov_device_hierarchy(d), &d->addr);
+}
 
-        if (sriov_addr_equal(sriov_device_hierarchy(d), &d->addr) && d->role == SRIOV_ROLE_BRIDGE)
-                put_json(b, "hierarchy", sriovd_recovery_hierarchy_json(api->manager->recovery, &d->addr));
+static void text_tail(struct sriovd_textbuf *b, const struct sriov_device *d, void *userdata) {
+        struct text_context *ctx = userdata;
+        struct sriovd_api *api = ctx->api;
+
+        if (is_hierarchy_port(d))
+                put_json(b, "hierarchy", sriovd_recovery_hierarchy_json(api->manager->recovery, &d->addr, &ctx->blockers));
         if (d->role != SRIOV_ROLE_PF)
                 return;
         put_json(b, "recovery", sriovd_recovery_pf_json(api->manager->recovery, &d->addr));
@@ -260,11 +273,12 @@ static void text_tail(struct sriovd_textbuf *b, const struct sriov_device *d, vo
         put_json(b, "network", sriovd_netdev_pf_json(api->manager->netdev, d));
 }
 
-static void device_text(struct sriovd_api *api, struct sriovd_textbuf *b, const struct sriov_device *d) {
+static void device_text(struct text_context *ctx, struct sriovd_textbuf *b, const struct sriov_device *d) {
+        struct sriovd_api *api = ctx->api;
         const struct sriovd_device_text_extras extras = {
                 .sriov_tail = text_sriov_tail,
                 .tail = text_tail,
-                .userdata = api,
+                .userdata = ctx,
         };
 
         if (device_has_daemon_fields(d))
@@ -277,8 +291,14 @@ static void device_text(struct sriovd_api *api, struct sriovd_textbuf *b, const 
  * of every function (16k functions made a 110 MiB heap that stayed). */
 static void reply_devices(struct sriovd_api *api, struct evhttp_request *req, SriovRole only_role) {
         const struct sriov_model *model = api->manager->model;
+        struct text_context ctx = { .api = api };
         struct sriovd_textbuf b;
 
+        /* Root ports are listed (all roles, or bridges): one pass for their blockers. */
+        if ((only_role < 0 || only_role == SRIOV_ROLE_BRIDGE) && sriov_model_blockers(model, &ctx.blockers) < 0) {
+                sriovd_api_reply_error(req, 503, "Out of memory");
+                return;
+        }
         sriovd_textbuf_init(&b, 64 + sriov_model_size(model) * (only_role == SRIOV_ROLE_PF ? 128 : 1152));
         sriovd_textbuf_add(&b, "{\"devices\":[", 12);
         bool comma = false;
@@ -289,13 +309,14 @@ static void reply_devices(struct sriovd_api *api, struct evhttp_request *req, Sr
                 if (comma)
                         sriovd_textbuf_putc(&b, ',');
                 comma = true;
-                device_text(api, &b, d);
+                device_text(&ctx, &b, d);
         }
         /* Answered while the configuration is still being applied at start: say so, so
          * that a caller does not take the counts of that moment for the configured ones. */
         sriovd_textbuf_printf(&b, "],\"daemon\":{\"ready\":%s,\"applying_configuration\":%u}}\n",
                               api->manager->starting ? "false" : "true",
                               api->manager->starting ? api->manager->startup_pending : 0u);
+        sriov_blockers_done(&ctx.blockers);
         api_reply_text(req, 200, &b);
 }
 
@@ -354,11 +375,17 @@ static void handle_device(struct sriovd_api *api, struct evhttp_request *req, co
                 sriovd_api_reply_error(req, 404, "No PCI function %s on this system", SRIOV_ADDR_STR(&addr));
                 return;
         }
+        struct text_context ctx = { .api = api };
+        if (is_hierarchy_port(d) && sriov_model_blockers(api->manager->model, &ctx.blockers) < 0) {
+                sriovd_api_reply_error(req, 503, "Out of memory");
+                return;
+        }
         struct sriovd_textbuf b;
         sriovd_textbuf_init(&b, 2048 + (d->role == SRIOV_ROLE_PF ? d->pf.n_vfs * 160 : 0));
         sriovd_textbuf_add(&b, "{\"device\":", 10);
-        device_text(api, &b, d);
+        device_text(&ctx, &b, d);
         sriovd_textbuf_add(&b, "}\n", 2);
+        sriov_blockers_done(&ctx.blockers);
         api_reply_text(req, 200, &b);
 }
 

@@ -468,10 +468,6 @@ struct hierarchy {
         uint64_t blocking;              /* driverless functions below it */
 };
 
-static int hierarchy_cmp(const void *key, const void *elem) {
-        return sriov_addr_compare(key, &((const struct hierarchy *) elem)->addr);
-}
-
 static void render_hierarchies(struct sriovd_metrics *x, struct evbuffer *out) {
         struct sriovd_manager *m = x->manager;
         const struct sriov_model *model = m->model;
@@ -495,18 +491,16 @@ static void render_hierarchies(struct sriovd_metrics *x, struct evbuffer *out) {
                     sriov_addr_equal(sriov_device_hierarchy(d), &d->addr))
                         hs[k++].addr = d->addr;
         }
-        /* The same rule as the hierarchy's kernel_can_recover in the API: a function
-         * without a driver has no error_detected callback, and the kernel's recovery of
-         * the whole subtree fails. One pass over the model. */
-        for (size_t i = 0; i < sriov_model_size(model); i++) {
-                const struct sriov_device *d = sriov_model_at(model, i);
-                const struct sriov_addr *h = sriov_device_hierarchy(d);
-                if (d->role == SRIOV_ROLE_BRIDGE || d->driver || sriov_addr_equal(h, &d->addr))
-                        continue;
-                struct hierarchy *found = bsearch(h, hs, k, sizeof(*hs), hierarchy_cmp);
-                if (found)
-                        found->blocking++;
+        /* The same rule as the hierarchy's kernel_can_recover in the API
+         * (sriov_model_blockers): one pass over the model for every hierarchy. */
+        struct sriov_blockers blockers;
+        if (sriov_model_blockers(model, &blockers) < 0)
+                return;
+        for (size_t i = 0; i < k; i++) {
+                const struct sriov_device *const *unused;
+                hs[i].blocking = sriov_blockers_of(&blockers, &hs[i].addr, &unused);
         }
+        sriov_blockers_done(&blockers);
 
         family(out, "sriovd_hierarchy_kernel_can_recover", "gauge",
                "1 when every function below the root port has a driver, so the kernel's AER recovery can succeed.");

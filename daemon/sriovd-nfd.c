@@ -171,23 +171,17 @@ static void pf_label_id(struct sriovd_manager *m, const struct sriov_addr *pf, c
         snprintf(buf, 48, "pci-%s", a);
 }
 
-static bool hierarchy_blocked(const struct sriov_model *model, const struct sriov_addr *h) {
-        for (size_t i = 0; i < sriov_model_size(model); i++) {
-                const struct sriov_device *d = sriov_model_at(model, i);
-                if (d->role != SRIOV_ROLE_BRIDGE && !d->driver && !sriov_addr_equal(&d->addr, h) &&
-                    sriov_addr_equal(sriov_device_hierarchy(d), h))
-                        return true;
-        }
-        return false;
-}
-
 static void collect_labels(struct sriovd_manager *m, struct label_list *l) {
         const struct sriov_model *model = m->model;
         struct label_list pfl = {};
         bool ready = !m->starting, can_recover = true;
-        struct sriov_addr checked[64];
-        size_t n_checked = 0;
+        struct sriov_blockers blockers;
         char name[96], value[32];
+
+        /* The rule of the API's kernel_can_recover, one pass for every PF's hierarchy.
+         * Without memory for it, say "false" rather than promise a recovery. */
+        if (sriov_model_blockers(model, &blockers) < 0)
+                can_recover = false;
 
         for (size_t i = 0; i < sriov_model_size(model); i++) {
                 const struct sriov_device *d = sriov_model_at(model, i);
@@ -217,15 +211,11 @@ static void collect_labels(struct sriovd_manager *m, struct label_list *l) {
                         ready = false;
                 if ((m->ops && sriovd_ops_busy(m->ops, &d->addr)) || sriovd_manager_hierarchy_recovering(m, h))
                         ready = false;
-                bool seen = false;
-                for (size_t k = 0; k < n_checked; k++)
-                        seen = seen || sriov_addr_equal(&checked[k], h);
-                if (!seen && n_checked < ELEMENTSOF(checked)) {
-                        checked[n_checked++] = *h;
-                        if (hierarchy_blocked(model, h))
-                                can_recover = false;
-                }
+                const struct sriov_device *const *unused;
+                if (sriov_blockers_of(&blockers, h, &unused) > 0)
+                        can_recover = false;
         }
+        sriov_blockers_done(&blockers);
         /* Node-wide labels first: they are what schedulers select on, and must survive
          * the size limit. */
         add_label(l, "ready", ready ? "true" : "false");

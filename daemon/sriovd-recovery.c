@@ -807,8 +807,10 @@ void sriovd_recovery_kernel_counters(struct sriovd_recovery *r, const struct sri
         sriov_recovery_tracker_get_counters(r->tracker, h, ret);
 }
 
-json_object *sriovd_recovery_hierarchy_json(struct sriovd_recovery *r, const struct sriov_addr *h) {
-        const struct sriov_model *model = r->manager->model;
+json_object *sriovd_recovery_hierarchy_json(struct sriovd_recovery *r, const struct sriov_addr *h,
+                                            const struct sriov_blockers *blockers) {
+        const struct sriov_device *const *blocker;
+        size_t n_blockers = sriov_blockers_of(blockers, h, &blocker);
         json_object *o = json_object_new_object(), *blocking = json_object_new_array();
         struct sriov_recovery_counters c;
 
@@ -828,11 +830,8 @@ json_object *sriovd_recovery_hierarchy_json(struct sriovd_recovery *r, const str
          * below the port has no driver to call ("can't recover (no error_detected
          * callback)"). A driver without error handlers does the same; sysfs cannot show
          * which drivers have them, so only driverless functions are named. */
-        for (size_t i = 0; i < sriov_model_size(model); i++) {
-                const struct sriov_device *d = sriov_model_at(model, i);
-                if (d->role == SRIOV_ROLE_BRIDGE || d->driver || !sriov_addr_equal(sriov_device_hierarchy(d), h) ||
-                    sriov_addr_equal(&d->addr, h))
-                        continue;
+        for (size_t i = 0; i < n_blockers; i++) {
+                const struct sriov_device *d = blocker[i];
                 json_object *b = json_object_new_object();
                 json_object_object_add(b, "address", sriov_addr_to_json(&d->addr));
                 json_object_object_add(b, "role", json_object_new_string(sriov_role_to_string(d->role)));

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include "sriov-address.h"
+#include "sriov-model.h"
 #include "sriov-recovery.h"
 #include "sriov-uevent.h"
 
@@ -48,4 +49,6 @@ json_object *sriovd_recovery_pf_json(struct sriovd_recovery *r, const struct sri
 void sriovd_recovery_kernel_counters(struct sriovd_recovery *r, const struct sriov_addr *hierarchy,
                                      struct sriov_recovery_counters *ret);
 
-json_object *sriovd_recovery_hierarchy_json(struct sriovd_recovery *r, const struct sriov_addr *hierarchy);
+/* blockers: sriov_model_blockers() of the model now (built once for a whole listing). */
+json_object *sriovd_recovery_hierarchy_json(struct sriovd_recovery *r, const struct sriov_addr *hierarchy,
+                                            const struct sriov_blockers *blockers);

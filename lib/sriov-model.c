@@ -272,3 +272,71 @@ int sriov_model_refresh_netdevs(struct sriov_model *m, const struct sriov_addr *
         d->netdevs = names;
         return 1;
 }
+
+static bool is_blocker(const struct sriov_device *d) {
+        return d->role != SRIOV_ROLE_BRIDGE && !d->driver && !sriov_addr_equal(sriov_device_hierarchy(d), &d->addr);
+}
+
+static int blocker_cmp(const void *a, const void *b) {
+        const struct sriov_device *x = *(const struct sriov_device *const *) a, *y = *(const struct sriov_device *const *) b;
+        int r = sriov_addr_compare(sriov_device_hierarchy(x), sriov_device_hierarchy(y));
+
+        return r ?: sriov_addr_compare(&x->addr, &y->addr);
+}
+
+int sriov_model_blockers(const struct sriov_model *m, struct sriov_blockers *ret) {
+        size_t n = 0, k = 0;
+
+        if (!m || !ret)
+                return -EINVAL;
+        *ret = (struct sriov_blockers) {};
+        for (size_t i = 0; i < m->n_devices; i++)
+                n += is_blocker(m->devices[i]);
+        if (n == 0)
+                return 0;
+        ret->devices = malloc(n * sizeof(*ret->devices));
+        if (!ret->devices)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->n_devices; i++)
+                if (is_blocker(m->devices[i]))
+                        ret->devices[k++] = m->devices[i];
+        /* The model is in address order, and so is each hierarchy's run after the sort:
+         * a hierarchy's functions are not contiguous in address order (VMD domains, VFs
+         * on another bus), hence the sort rather than a scan for runs. */
+        qsort(ret->devices, n, sizeof(*ret->devices), blocker_cmp);
+        ret->n = n;
+        return 0;
+}
+
+size_t sriov_blockers_of(const struct sriov_blockers *b, const struct sriov_addr *h,
+                         const struct sriov_device *const **ret) {
+        size_t lo = 0, hi = b ? b->n : 0, first, end;
+
+        /* lower bound of h, then of its end */
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (sriov_addr_compare(sriov_device_hierarchy(b->devices[mid]), h) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        first = lo;
+        hi = b ? b->n : 0;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (sriov_addr_compare(sriov_device_hierarchy(b->devices[mid]), h) <= 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        end = lo;
+        *ret = b && end > first ? b->devices + first : NULL;
+        return end - first;
+}
+
+void sriov_blockers_done(struct sriov_blockers *b) {
+        if (!b)
+                return;
+        free(b->devices);
+        *b = (struct sriov_blockers) {};
+}

@@ -45,3 +45,19 @@ int sriov_model_refresh_netdevs(struct sriov_model *m, const struct sriov_addr *
 
 /* After a remove event: drops the function and its entry in its PF's VF list. */
 int sriov_model_forget(struct sriov_model *m, const struct sriov_addr *a);
+
+/* The functions that make the kernel's AER recovery of their hierarchy fail: one without
+ * a driver has no error_detected callback, and the kernel then fails the recovery of the
+ * whole subtree ("can't recover (no error_detected callback)"). Bridges and the
+ * hierarchy's own port are not counted. Built in one pass over the model and grouped by
+ * hierarchy, so that every root port of a listing costs its own functions, not the whole
+ * model each time. The pointers are the model's: valid until it next changes. */
+struct sriov_blockers {
+        const struct sriov_device **devices;    /* by hierarchy, then by address */
+        size_t n;
+};
+int sriov_model_blockers(const struct sriov_model *m, struct sriov_blockers *ret);
+/* The blockers of one hierarchy, in address order: *ret points into b, count returned. */
+size_t sriov_blockers_of(const struct sriov_blockers *b, const struct sriov_addr *hierarchy,
+                         const struct sriov_device *const **ret);
+void sriov_blockers_done(struct sriov_blockers *b);

@@ -353,6 +353,79 @@ static void test_upstream(void **state) {
         assert_string_equal(SRIOV_ADDR_STR(sriov_device_hierarchy(d)), c->hierarchy);
 }
 
+/* ---- recovery blockers ------------------------------------------------------------------ */
+
+/* In the deep tree: which functions make each hierarchy's kernel recovery fail, for a set
+ * of bound drivers. Bridges never count, nor a hierarchy's own function; a VMD domain's
+ * functions group under the VMD endpoint, away from their addresses' order. */
+struct blockers_case {
+        const char *name;
+        const char *const *bound;       /* functions given a driver */
+        struct {
+                const char *hierarchy;
+                const char *const *blockers;
+        } expect[6];
+};
+
+#define LIST(...) ((const char *const[]) { __VA_ARGS__, NULL })
+#define NONE ((const char *const[]) { NULL })
+
+static const struct blockers_case blockers_cases[] = {
+        { "nothing-bound", NONE, {
+                { "0000:00:1c.0", LIST("0000:04:00.0", "0000:04:00.1", "0000:04:02.0") },
+                { "0000:80:01.0", LIST("0000:81:00.0") },
+                { "0000:00:0e.0", LIST("10000:e1:00.0") },
+                { "0000:00:03.0", NONE },
+                { "0000:00:02.0", NONE },       /* not in the model */
+        } },
+        { "pf-and-endpoint-bound", LIST("0000:04:00.0", "0000:81:00.0"), {
+                { "0000:00:1c.0", LIST("0000:04:00.1", "0000:04:02.0") },
+                { "0000:80:01.0", NONE },
+                { "0000:00:0e.0", LIST("10000:e1:00.0") },
+        } },
+        { "only-the-vf-driverless", LIST("0000:04:00.0", "0000:04:00.1", "0000:81:00.0", "10000:e1:00.0"), {
+                { "0000:00:1c.0", LIST("0000:04:02.0") },
+                { "0000:80:01.0", NONE },
+                { "0000:00:0e.0", NONE },
+        } },
+        { "bridges-bound-do-not-matter", LIST("0000:00:1c.0", "0000:02:00.0", "0000:03:01.0", "0000:80:01.0",
+                                              "10000:e0:06.0"), {
+                { "0000:00:1c.0", LIST("0000:04:00.0", "0000:04:00.1", "0000:04:02.0") },
+                { "0000:80:01.0", LIST("0000:81:00.0") },
+                { "0000:00:0e.0", LIST("10000:e1:00.0") },
+        } },
+};
+
+static void test_blockers(void **state) {
+        const struct blockers_case *c = *state;
+        struct sriov_blockers b;
+        size_t total = 0;
+
+        build_deep();
+        for (size_t i = 0; c->bound[i]; i++)
+                assert_int_equal(fixture_set_driver(E.ft, c->bound[i], "somedriver"), 0);
+        scan();
+        assert_int_equal(sriov_model_blockers(E.model, &b), 0);
+        for (size_t i = 0; i < ELEMENTSOF(c->expect) && c->expect[i].hierarchy; i++) {
+                struct sriov_addr h = ad(c->expect[i].hierarchy);
+                const struct sriov_device *const *got;
+                size_t n = sriov_blockers_of(&b, &h, &got), want = 0;
+
+                while (c->expect[i].blockers[want])
+                        want++;
+                if (n != want)
+                        fail_msg("%s: %zu blockers, expected %zu", c->expect[i].hierarchy, n, want);
+                for (size_t k = 0; k < n; k++)
+                        assert_string_equal(SRIOV_ADDR_STR(&got[k]->addr), c->expect[i].blockers[k]);
+                total += n;
+        }
+        /* nothing listed under a hierarchy the case does not name */
+        assert_int_equal(b.n, total);
+        sriov_blockers_done(&b);
+        assert_null(b.devices);
+        assert_int_equal(b.n, 0);
+}
+
 struct parse_upstream_case {
         const char *name;
         const char *path;
@@ -1233,6 +1306,8 @@ int main(void) {
         ADD(test_std_tree, NULL, "scan/standard-tree");
         for (size_t i = 0; i < ELEMENTSOF(upstream_cases); i++)
                 ADD(test_upstream, &upstream_cases[i], "upstream/%s", upstream_cases[i].name);
+        for (size_t i = 0; i < ELEMENTSOF(blockers_cases); i++)
+                ADD(test_blockers, &blockers_cases[i], "blockers/%s", blockers_cases[i].name);
         for (size_t i = 0; i < ELEMENTSOF(parse_upstream_cases); i++)
                 ADD(test_parse_upstream, &parse_upstream_cases[i], "parse-upstream/%s", parse_upstream_cases[i].name);
         for (size_t i = 0; i < ELEMENTSOF(vf_index_cases); i++)
