@@ -25,6 +25,14 @@ static void print_report(json_object *report) {
                " (was %" PRId64 "), %" PRId64 " ms\n",
                ctl_jint(report, "requested", 0), ctl_jint(report, "enumerated", 0), ctl_jint(report, "bound", 0),
                ctl_jint(report, "usable", 0), ctl_jint(report, "previous", 0), ctl_jint(report, "elapsed_ms", 0));
+        /* Why it took that long: for these VFs no uevent told the outcome. */
+        const char *settled = ctl_jstr(report, "settled_by");
+        int64_t untold = ctl_jint(report, "unsignalled_vfs", 0);
+        if (settled && streq(settled, "quiet-window") && untold > 0)
+                printf("  settled after a %" PRId64 " ms quiet window: the kernel signals no outcome for %" PRId64
+                       " VF(s) without a driver or missing\n", ctl_jint(report, "quiet_window_ms", 0), untold);
+        else if (settled && streq(settled, "deadline"))
+                printf("  settled at the deadline: VFs were still changing\n");
 }
 
 static int exit_status_of(json_object *report) {

@@ -302,12 +302,23 @@ static void query_job_done(int result, void *userdata) {
         struct sriov_addr parent;
 
         if (p) {
+                /* Drivers refuse some VF settings while the PF has no link (igb's rate:
+                 * EINVAL until the link is up at 1000 Mb/s). An enable now reports, and
+                 * its settings go out, as soon as the VFs are bound, often before the
+                 * link is up: what was refused is tried again when it comes up. */
+                bool link_came_up = p->queried && !streq(p->operstate, "up") && streq(j->operstate, "up") &&
+                                    p->n_refused > 0 && !p->applying;
                 p->in_flight = false;
                 p->queried = true;
                 snprintf(p->ifname, sizeof(p->ifname), "%s", j->ifname);
                 p->ifindex = j->ifindex;
                 snprintf(p->mac, sizeof(p->mac), "%s", j->mac);
                 snprintf(p->operstate, sizeof(p->operstate), "%s", j->operstate);
+                if (link_came_up && sriovd_config_for(n->m, &p->pf)) {
+                        log_info("PF %s: %s is up: applying the %zu refused VF setting(s) again", SRIOV_ADDR_STR(&p->pf),
+                                 j->ifname, p->n_refused);
+                        sriovd_config_apply_vfs(n->m, &p->pf);
+                }
                 p->speed = j->speed;
                 sriov_link_info_done(&p->link);
                 p->have_link = false;

@@ -105,6 +105,8 @@ struct sriovd_op {
 
         unsigned settle_target;
         bool pf_change_seen;            /* the kernel's "change" on the PF: it finished adding VFs */
+        SriovSettle settled_by;         /* of the last settling, for the report */
+        unsigned unsignalled_vfs;
         struct event *deadline;
         struct event *quiet;
 
@@ -390,6 +392,9 @@ static int op_build_report(struct sriovd_op *op, unsigned requested) {
                 .hung_ms = op->hung ? (now_usec() - op->write_started_usec) / 1000 : 0,
                 .n_observed = n,
                 .observed = obs,
+                .settled_by = op->settled_by,
+                .unsignalled_vfs = op->unsignalled_vfs,
+                .quiet_window_ms = op->ops->manager->options->settle_quiet_ms,
         };
         if (op->have_report)
                 sriov_report_done(&op->report);
@@ -403,10 +408,30 @@ static int op_build_report(struct sriovd_op *op, unsigned requested) {
 
 /* ---- settling ------------------------------------------------------------------------ */
 
-static void op_settled(struct sriovd_op *op) {
+/* VFs of the target whose outcome the kernel has not told: missing ones, and with
+ * autoprobe on those without a driver. A driver's probe that fails, or no driver for
+ * the VF at all, sends no uevent: only time tells those. So does a driver whose bind is
+ * not yet its outcome (sriov_driver_bind_is_outcome: nvme on 6.1 binds, then lets go). */
+static unsigned op_vfs_untold(const struct sriovd_op *op) {
+        const struct sriov_model *model = op->ops->manager->model;
+        const struct sriov_device *pf = op_pf_device(op);
+        unsigned n = op_current_vfs(op), untold = n < op->settle_target ? op->settle_target - n : 0;
+
+        if (!op->autoprobe || !pf || pf->role != SRIOV_ROLE_PF)
+                return untold;
+        for (size_t i = 0; i < pf->pf.n_vfs; i++) {
+                const struct sriov_device *vf = sriov_model_get(model, &pf->pf.vfs[i].addr);
+                untold += !vf || !sriov_driver_bind_is_outcome(vf->driver);
+        }
+        return untold;
+}
+
+static void op_settled(struct sriovd_op *op, SriovSettle how) {
         event_del(op->deadline);
         event_del(op->quiet);
         op_verify(op);
+        op->settled_by = how;
+        op->unsignalled_vfs = how == SRIOV_SETTLE_KERNEL ? 0 : op_vfs_untold(op);
 
         switch (op->phase) {
         case PHASE_CLEAR:
@@ -452,8 +477,18 @@ static void op_settled(struct sriovd_op *op) {
 
 static void op_check_settled(struct sriovd_op *op) {
         /* Going to 0 is done when the links are gone: nothing probes a removed VF. */
-        if (op->settle_target == 0 && op_current_vfs(op) == 0)
-                op_settled(op);
+        if (op->settle_target == 0 && op_current_vfs(op) == 0) {
+                op_settled(op, SRIOV_SETTLE_KERNEL);
+                return;
+        }
+        /* Going to N is done, without waiting for silence, once the kernel has told each
+         * VF's outcome: the write returned, the PF's "change" says sriov_enable() added
+         * them all (their "add" uevents come before it), and each is bound (its "bind"
+         * uevent; asynchronous probes such as nvme's come after the change) or, with
+         * autoprobe off, only had to exist. */
+        if (op->settle_target > 0 && op->pf_change_seen && op_current_vfs(op) == op->settle_target &&
+            op_vfs_untold(op) == 0)
+                op_settled(op, SRIOV_SETTLE_KERNEL);
 }
 
 static void op_arm_quiet(struct sriovd_op *op);
@@ -476,7 +511,7 @@ static void on_quiet(evutil_socket_t fd, short what, void *userdata) {
                 op_arm_quiet(op);
                 return;
         }
-        op_settled(op);
+        op_settled(op, SRIOV_SETTLE_QUIET_WINDOW);
 }
 
 static void op_arm_quiet(struct sriovd_op *op) {
@@ -585,7 +620,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *userdata) {
         }
         if (op->state == OP_SETTLING) {
                 log_notice("PF %s: settle deadline reached, reporting what is there", SRIOV_ADDR_STR(&op->pf));
-                op_settled(op);
+                op_settled(op, SRIOV_SETTLE_DEADLINE);
         }
 }
 
@@ -596,6 +631,8 @@ static void op_write(struct sriovd_op *op, unsigned value, OpPhase phase) {
         op->phase = phase;
         op->state = OP_WRITING;
         op->pf_change_seen = false;
+        op->settled_by = SRIOV_SETTLE_NONE;
+        op->unsignalled_vfs = 0;
         op->write_value = value;
         op->write_started_usec = now_usec();
         op->job = (struct write_job) { .sysfs = op->ops->manager->sysfs, .pf = op->pf, .attr = "sriov_numvfs" };

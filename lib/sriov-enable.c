@@ -24,6 +24,28 @@ static const char *const vf_state_names[_SRIOV_VF_STATE_MAX] = {
         [SRIOV_VF_MISSING] = "missing",
 };
 
+static const char *const settle_names[_SRIOV_SETTLE_MAX] = {
+        [SRIOV_SETTLE_NONE] = "none",
+        [SRIOV_SETTLE_KERNEL] = "kernel",
+        [SRIOV_SETTLE_QUIET_WINDOW] = "quiet-window",
+        [SRIOV_SETTLE_DEADLINE] = "deadline",
+};
+
+const char *sriov_settle_to_string(SriovSettle s) {
+        return s >= 0 && s < _SRIOV_SETTLE_MAX ? settle_names[s] : NULL;
+}
+
+bool sriov_driver_bind_is_outcome(const char *driver) {
+        static const char *const provisional[] = { "nvme" };
+
+        if (!driver)
+                return false;
+        for (size_t i = 0; i < ELEMENTSOF(provisional); i++)
+                if (streq(driver, provisional[i]))
+                        return false;
+        return true;
+}
+
 const char *sriov_policy_to_string(SriovPolicy p) {
         return p >= 0 && p < _SRIOV_POLICY_MAX ? policy_names[p] : NULL;
 }
@@ -286,6 +308,9 @@ int sriov_report_build(const struct sriov_report_input *in, struct sriov_report 
                 .failed_write_value = in->failed_write_value,
                 .hung = in->hung,
                 .hung_ms = in->hung_ms,
+                .settled_by = in->settled_by,
+                .unsignalled_vfs = in->settled_by == SRIOV_SETTLE_KERNEL ? 0 : in->unsignalled_vfs,
+                .quiet_window_ms = in->settled_by == SRIOV_SETTLE_QUIET_WINDOW ? in->quiet_window_ms : 0,
         };
         if (in->failed_file && !streq(in->failed_file, "sriov_numvfs"))
                 snprintf(r.failed_file, sizeof(r.failed_file), "%s", in->failed_file);
@@ -412,6 +437,10 @@ json_object *sriov_report_to_json(const struct sriov_report *r) {
                 if (r->failed_file[0])      /* not sriov_numvfs */
                         json_object_object_add(o, "hung_file", json_object_new_string(r->failed_file));
         }
+        json_object_object_add(o, "settled_by", json_object_new_string(sriov_settle_to_string(r->settled_by) ?: "none"));
+        if (r->settled_by == SRIOV_SETTLE_QUIET_WINDOW)
+                json_object_object_add(o, "quiet_window_ms", json_object_new_uint64(r->quiet_window_ms));
+        json_object_object_add(o, "unsignalled_vfs", json_object_new_int64(r->unsignalled_vfs));
         json_object_object_add(o, "rolled_back", json_object_new_boolean(r->rolled_back));
         if (r->rolled_back && r->rollback_error)
                 json_object_object_add(o, "rollback_errno", json_object_new_int(r->rollback_error));

@@ -36,6 +36,27 @@ typedef enum sriov_vf_state {
         _SRIOV_VF_STATE_INVALID = -EINVAL,
 } SriovVfState;
 
+/* How an operation knew its VFs had settled. */
+typedef enum sriov_settle {
+        SRIOV_SETTLE_NONE,              /* not settled: a write failed or hung */
+        SRIOV_SETTLE_KERNEL,            /* the kernel told every VF's outcome: the PF's "change"
+                                         * after its VFs were added, and each VF bound (or
+                                         * autoprobe off: nothing to wait for) */
+        SRIOV_SETTLE_QUIET_WINDOW,      /* some VFs' outcome the kernel never signals (a probe
+                                         * that failed, no driver for it, a VF that never came):
+                                         * no uevent for the quiet window */
+        SRIOV_SETTLE_DEADLINE,          /* the operation's deadline */
+        _SRIOV_SETTLE_MAX,
+        _SRIOV_SETTLE_INVALID = -EINVAL,
+} SriovSettle;
+
+const char *sriov_settle_to_string(SriovSettle s);
+
+/* Whether a VF bound to this driver has its outcome: false for drivers that bind first
+ * and may let go later by themselves. nvme before Linux 6.2 returns from probe at once
+ * and initialises the controller in its reset work; when that fails it releases the
+ * device (nvme_remove_dead_ctrl): bind, then unbind, seen with QEMU's VFs on 6.1. */
+bool sriov_driver_bind_is_outcome(const char *driver);
 const char *sriov_policy_to_string(SriovPolicy p);
 SriovPolicy sriov_policy_from_string(const char *s);
 const char *sriov_outcome_to_string(SriovOutcome o);
@@ -108,6 +129,9 @@ struct sriov_report {
         char failed_file[32];           /* the attribute it was written to: "" is sriov_numvfs */
         bool hung;                      /* a write did not return before its deadline */
         uint64_t hung_ms;
+        SriovSettle settled_by;
+        unsigned unsignalled_vfs;       /* VFs whose outcome no uevent told (quiet window, deadline) */
+        uint64_t quiet_window_ms;       /* the window waited, with SRIOV_SETTLE_QUIET_WINDOW */
         bool rolled_back;
         int rollback_error;
         unsigned final_num_vfs;
@@ -132,6 +156,9 @@ struct sriov_report_input {
         uint64_t hung_ms;
         size_t n_observed;
         const struct sriov_vf_observed *observed;
+        SriovSettle settled_by;
+        unsigned unsignalled_vfs;
+        uint64_t quiet_window_ms;
 };
 
 /* Classifies and describes. complete: every requested VF exists and, when drivers

@@ -305,13 +305,20 @@ NET_DRIVERS = frozenset({'igb', 'igbvf', 'ixgbe', 'ixgbevf', 'i40e', 'iavf', 'ic
 
 DEFAULT_BEHAVIOUR = {
     'probe_fails': False,      # VFs get no driver (the NVMe case in the VM)
-    'probe_fail_mode': 'silent',  # 'silent': no bind; 'unbind': bind, then unbind
+    # 'silent': no bind; 'unbind': bind, then unbind at once; 'late-unbind': bind, and
+    # unbind 0.3 s after the PF's change, as nvme does on 6.1 in the VM (its probe
+    # returns before the controller is set up; a failed reset releases the device).
+    'probe_fail_mode': 'silent',
     'short_by': 0,             # the PF driver enables N-k VFs and succeeds
     'per_vf_delay': 0.0,       # seconds between VFs
     'disable_delay': 0.0,      # the kernel sleeps 1 s in sriov_disable
     'hang': False,             # writes to sriov_numvfs block (a full FIFO)
     'fail_errno': 0,           # the PF driver's sriov_configure fails
     'vf_change_event': True,   # per VF: add, change, [bind]
+    # Seconds after the PF's change uevent at which the VFs bind, as drivers with
+    # asynchronous probing do (nvme: PROBE_PREFER_ASYNCHRONOUS); None binds each VF
+    # right after its add, before the change, as synchronous probes do.
+    'async_probe_delay': None,
 }
 
 
@@ -972,18 +979,39 @@ class SimKernel:
                 self._send_uevent(vf, 'add')
                 if b['vf_change_event']:
                     self._send_uevent(vf, 'change')
-                if autoprobe and pf.vf_driver:
+                if autoprobe and pf.vf_driver and b['async_probe_delay'] is None:
                     if not b['probe_fails']:
                         self._bind(vf, pf.vf_driver)
                     elif b['probe_fail_mode'] == 'unbind':
                         self._bind(vf, pf.vf_driver)
                         self._unbind(vf)
+                    elif b['probe_fail_mode'] == 'late-unbind':
+                        self._bind(vf, pf.vf_driver)
             if b['per_vf_delay']:
                 time.sleep(b['per_vf_delay'])
         with self._lock:
             pf.num_vfs = n
             self._set_numvfs_file(pf, n)
             self._send_uevent(pf, 'change')
+        if autoprobe and pf.vf_driver and b['probe_fails'] and b['probe_fail_mode'] == 'late-unbind':
+            threading.Timer(0.3, self._late_unbind, args=(list(pf.vfs),)).start()
+        if autoprobe and pf.vf_driver and b['async_probe_delay'] is not None and not b['probe_fails']:
+            # The write returns; the probes finish later, on another thread.
+            threading.Timer(b['async_probe_delay'], self._async_probe, args=(pf, list(pf.vfs))).start()
+
+    def _late_unbind(self, addrs):
+        with self._lock:
+            for addr in addrs:
+                vf = self.devices.get(addr)
+                if not self._stop and vf is not None and vf.driver is not None:
+                    self._unbind(vf)
+
+    def _async_probe(self, pf, addrs):
+        with self._lock:
+            for addr in addrs:
+                vf = self.devices.get(addr)
+                if not self._stop and vf is not None and vf.driver is None:
+                    self._bind(vf, pf.vf_driver)
 
     def _create_vf(self, pf, i):
         addr = vf_address(pf.addr, pf.offset, pf.stride, i)

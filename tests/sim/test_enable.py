@@ -652,5 +652,82 @@ class TestBackToBackWrites(EnableCase):
         self.assertEqual(self.writes(PF1), want)
 
 
+@need_binaries
+class TestSettle(EnableCase):
+    """An enable reports as soon as the kernel has told each VF's outcome; the quiet
+    window is waited only for VFs whose outcome no uevent tells, and the report says
+    which it was. The window here is long (5 s; the deadline for 3 VFs is 14.5 s) so
+    that waiting it cannot pass for not waiting it."""
+
+    LONG_QUIET_MS = 5000
+    NIC = PF2
+
+    def start(self):
+        # PF2's VFs bind to igbvf here (a bind that is the outcome); PF1's to nvme
+        self.sim.device(self.NIC).vf_driver = 'igbvf'
+        self.sim.start_daemon(['--settle-quiet-ms', str(self.LONG_QUIET_MS)])
+        self.sim.wait_ready(15)
+
+    def assertSettled(self, rep, by, unsignalled):
+        self.assertEqual((rep['settled_by'], rep['unsignalled_vfs']), (by, unsignalled), rep)
+        if by == 'quiet-window':
+            self.assertEqual(rep['quiet_window_ms'], self.LONG_QUIET_MS, rep)
+            self.assertGreaterEqual(rep['elapsed_ms'], self.LONG_QUIET_MS, rep)
+        else:
+            self.assertNotIn('quiet_window_ms', rep)
+            self.assertLess(rep['elapsed_ms'], self.LONG_QUIET_MS, rep)
+
+    def test_bound_vfs_settle_when_the_kernel_says(self):
+        op = self.enable_ok(self.NIC, 3)
+        self.assertSettled(op['report'], 'kernel', 0)
+        self.check_report_vfs(op['report'], self.NIC, ['bound'] * 3, driver='igbvf')
+        # going to 0 ends when the links are gone
+        op = self.enable_ok(self.NIC, 0)
+        self.assertSettled(op['report'], 'kernel', 0)
+
+    def test_asynchronous_probes_are_waited_for(self):
+        # a driver that probes asynchronously binds after the PF's change: settling at
+        # the change would report the VFs unbound
+        self.sim.set_behaviour(self.NIC, async_probe_delay=0.5)
+        op = self.enable_ok(self.NIC, 3)
+        self.assertSettled(op['report'], 'kernel', 0)
+        self.check_report_vfs(op['report'], self.NIC, ['bound'] * 3, driver='igbvf')
+
+    def test_autoprobe_off_needs_no_driver(self):
+        with open(self.sim.path(PF2, 'sriov_drivers_autoprobe'), 'w') as f:
+            f.write('0\n')
+        op = self.enable_ok(PF2, 2)
+        self.assertSettled(op['report'], 'kernel', 0)
+        self.check_report_vfs(op['report'], PF2, ['unbound'] * 2)
+
+    def test_failed_probes_wait_the_window_and_say_so(self):
+        # a probe that fails sends no uevent: only the quiet window ends the wait
+        self.sim.set_behaviour(self.NIC, probe_fails=True)
+        rc, op, err = self.enable(self.NIC, 2)
+        self.assertEqual(rc, 3, '%r %r%s' % (op, err, self.log_tail()))
+        self.assertEqual(op['report']['outcome'], 'partial', op)
+        self.assertSettled(op['report'], 'quiet-window', 2)
+
+    def test_nvme_bind_is_not_its_outcome(self):
+        # nvme on 6.1 (the VM): bound at once, released when its controller reset fails
+        self.sim.set_behaviour(PF1, probe_fails=True, probe_fail_mode='late-unbind')
+        rc, op, err = self.enable(PF1, 2)
+        self.assertEqual(rc, 3, '%r %r%s' % (op, err, self.log_tail()))
+        self.check_report_vfs(op['report'], PF1, ['unbound'] * 2)
+        self.assertSettled(op['report'], 'quiet-window', 2)
+        # when they stay bound, nvme VFs are still waited for: the report is right, late
+        self.enable_ok(PF1, 0)
+        self.sim.set_behaviour(PF1, probe_fails=False)
+        op = self.enable_ok(PF1, 2)
+        self.check_report_vfs(op['report'], PF1, ['bound'] * 2)
+        self.assertSettled(op['report'], 'quiet-window', 2)
+
+    def test_a_short_pf_driver_waits_the_window(self):
+        # fewer VFs than asked: the missing ones never send anything
+        self.sim.set_behaviour(self.NIC, short_by=1)
+        rc, op, err = self.enable(self.NIC, 3)
+        self.assertEqual(rc, 3, '%r %r%s' % (op, err, self.log_tail()))
+        self.assertSettled(op['report'], 'quiet-window', 1)
+
 if __name__ == '__main__':
     simkernel.main()

@@ -723,7 +723,7 @@ static void test_report(void **state) {
                 static const char *const base[] = {
                         "pf", "outcome", "message", "requested", "previous", "policy", "drivers_autoprobe",
                         "enumerated", "bound", "usable", "elapsed_ms", "hung", "rolled_back", "final_num_vfs",
-                        "vfs", NULL, NULL, NULL,
+                        "vfs", "settled_by", "unsignalled_vfs", NULL, NULL, NULL,
                 };
                 const char *keys[ELEMENTSOF(base)];
                 size_t n = ELEMENTSOF(base) - 3;
@@ -881,6 +881,50 @@ static void test_rollback(void **state) {
         sriov_report_done(&r);
 }
 
+/* How the operation knew it had settled, as the report says it. */
+struct settle_case {
+        const char *name;
+        SriovSettle settled_by;
+        unsigned unsignalled_in;
+        /* expected */
+        const char *settled_by_json;
+        unsigned unsignalled;
+        int64_t quiet_window_ms;        /* -1: no such member */
+};
+
+static const struct settle_case settle_cases[] = {
+        { "kernel", SRIOV_SETTLE_KERNEL, 3, "kernel", 0, -1 },
+        { "quiet-window", SRIOV_SETTLE_QUIET_WINDOW, 2, "quiet-window", 2, 2000 },
+        { "quiet-window-nothing-untold", SRIOV_SETTLE_QUIET_WINDOW, 0, "quiet-window", 0, 2000 },
+        { "deadline", SRIOV_SETTLE_DEADLINE, 4, "deadline", 4, -1 },
+        { "not-settled", SRIOV_SETTLE_NONE, 0, "none", 0, -1 },
+};
+
+static void test_report_settle(void **state) {
+        const struct settle_case *c = *state;
+        struct sriov_vf_observed obs[8];
+        struct sriov_report_input in;
+        struct sriov_report r;
+        _cleanup_json_ json_object *j = NULL;
+        json_object *q;
+
+        build_input(&report_cases[0], obs, &in);
+        in.settled_by = c->settled_by;
+        in.unsignalled_vfs = c->unsignalled_in;
+        in.quiet_window_ms = 2000;
+        assert_int_equal(sriov_report_build(&in, &r), 0);
+        assert_int_equal(r.settled_by, c->settled_by);
+        assert_int_equal(r.unsignalled_vfs, c->unsignalled);
+        j = sriov_report_to_json(&r);
+        assert_string_equal(json_object_get_string(get(j, "settled_by")), c->settled_by_json);
+        assert_int_equal(json_object_get_int64(get(j, "unsignalled_vfs")), c->unsignalled);
+        if (c->quiet_window_ms < 0)
+                assert_false(json_object_object_get_ex(j, "quiet_window_ms", &q));
+        else
+                assert_int_equal(json_object_get_int64(get(j, "quiet_window_ms")), c->quiet_window_ms);
+        sriov_report_done(&r);
+}
+
 static void test_report_done(void **state) {
         struct sriov_report r = {};
 
@@ -906,6 +950,15 @@ static void test_names(void **state) {
         assert_string_equal(sriov_vf_state_to_string(SRIOV_VF_UNBOUND), "unbound");
         assert_string_equal(sriov_vf_state_to_string(SRIOV_VF_MISSING), "missing");
         assert_null(sriov_vf_state_to_string(_SRIOV_VF_STATE_MAX));
+        assert_string_equal(sriov_settle_to_string(SRIOV_SETTLE_KERNEL), "kernel");
+        assert_string_equal(sriov_settle_to_string(SRIOV_SETTLE_QUIET_WINDOW), "quiet-window");
+        assert_null(sriov_settle_to_string(_SRIOV_SETTLE_MAX));
+        assert_null(sriov_settle_to_string(_SRIOV_SETTLE_INVALID));
+        assert_true(sriov_driver_bind_is_outcome("igbvf"));
+        assert_true(sriov_driver_bind_is_outcome("vfio-pci"));
+        assert_true(sriov_driver_bind_is_outcome("nvme-fc"));
+        assert_false(sriov_driver_bind_is_outcome("nvme"));
+        assert_false(sriov_driver_bind_is_outcome(NULL));
 }
 
 int main(void) {
@@ -928,6 +981,8 @@ int main(void) {
         unit_add(&t, test_report_long_message, NULL, "report/long-message");
         for (size_t i = 0; i < ELEMENTSOF(rollback_cases); i++)
                 unit_add(&t, test_rollback, (void *) &rollback_cases[i], "rollback/%s", rollback_cases[i].name);
+        for (size_t i = 0; i < ELEMENTSOF(settle_cases); i++)
+                unit_add(&t, test_report_settle, (void *) &settle_cases[i], "report/settled-by-%s", settle_cases[i].name);
         unit_add(&t, test_report_done, NULL, "report/done");
         unit_add(&t, test_names, NULL, "names");
 

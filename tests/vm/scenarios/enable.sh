@@ -18,6 +18,8 @@ assert_eq "3 3 0" "$(jq -r '.report | "\(.enumerated) \(.requested) \(.bound)"' 
 assert_eq "unbound unbound unbound" "$(jq -r '[.report.vfs[].state] | join(" ")' <<<"$out")" "per-VF states"
 assert_eq "$(vf_addr 0) $(vf_addr 1) $(vf_addr 2)" "$(jq -r '[.report.vfs[].address] | join(" ")' <<<"$out")" "VF addresses = virtfn links"
 assert_eq 3 "$(count_virtfn)" "sysfs has 3 VFs"
+# No uevent tells a failed probe: the report waited the quiet window for all three, and says so.
+assert_eq "quiet-window 3" "$(jq -r '.report | "\(.settled_by) \(.unsignalled_vfs)"' <<<"$out")" "settled by the quiet window, 3 VFs unsignalled"
 ctl enable "$PF" --vfs 3; assert_eq 3 "$?" "the same count again: nothing written, the same partial state reported"
 
 note "disable, then enable with autoprobe off and bring VFs 1 and 2 online with nvme-cli"
@@ -27,6 +29,8 @@ autoprobe 0 || fail "autoprobe off: $SYSFS_ERR"
 out=$(ctl enable "$PF" --vfs 3 --json); rc=$?
 assert_eq 0 "$rc" "with autoprobe off, 3 driverless VFs are what was asked: complete"
 assert_eq "complete false" "$(jq -r '"\(.report.outcome) \(.report.drivers_autoprobe)"' <<<"$out")" "outcome, autoprobe"
+# Autoprobe off: nothing is probed, so the VFs' add uevents and the PF's change tell it all.
+assert_eq "kernel 0" "$(jq -r '.report | "\(.settled_by) \(.unsignalled_vfs)"' <<<"$out")" "settled when the kernel said, no quiet window"
 ctrl=$(ls -d /sys/bus/pci/devices/$PF/nvme/nvme* | head -1); ctrl=/dev/$(basename "$ctrl")
 for c in 1 2; do
     nvme virt-mgmt "$ctrl" -c $c -r 0 -n 2 -a 8 >/dev/null &&
