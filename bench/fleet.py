@@ -41,31 +41,43 @@ SRIOVCTL = os.environ.get('SRIOVCTL', os.path.join(SRC_DIR, 'build', 'cli', 'sri
 BARE = os.environ.get('BARE_SCAN', os.path.join(SRC_DIR, 'build', 'bench', 'bench-bare-scan'))
 
 
+# The reply lands in one buffer kept across requests, its pages already touched: a
+# client that allocated a fresh 1 MiB bytes object per recv() and joined them (this
+# bench until 2026-12-07) spent 30-60 ms of its own on an 8 MB reply, more than sriovd
+# took to build and send it, and the figure measured Python.
+_recv_buf = bytearray(b'\0' * (16 << 20))   # b'\0' * n is memset: its pages are touched here
+
+
 def http_get(sock_path, path, timeout=60):
     """One GET over a fresh connection (as sriovctl does). Returns (status, body bytes)."""
+    global _recv_buf
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
     s.connect(sock_path)
     s.sendall(('GET %s HTTP/1.1\r\nHost: sriovd\r\nConnection: close\r\n\r\n' % path).encode())
-    chunks = []
+    n = 0
     while True:
-        b = s.recv(1 << 20)
-        if not b:
+        if len(_recv_buf) - n < (1 << 20):
+            _recv_buf.extend(bytes(len(_recv_buf)))
+        with memoryview(_recv_buf) as mv:
+            got = s.recv_into(mv[n:], 1 << 20)
+        if not got:
             break
-        chunks.append(b)
+        n += got
     s.close()
-    data = b''.join(chunks)
-    head, _, body = data.partition(b'\r\n\r\n')
+    end = _recv_buf.find(b'\r\n\r\n', 0, n)
+    head = bytes(_recv_buf[:end]) if end >= 0 else b''
+    body = bytes(_recv_buf[end + 4:n]) if end >= 0 else b''
     status = int(head.split(b' ', 2)[1]) if head else 0
     if b'transfer-encoding: chunked' in head.lower():
-        out, rest = [], body
-        while rest:
-            size_line, _, rest = rest.partition(b'\r\n')
-            n = int(size_line, 16)
-            if n == 0:
+        out, pos = [], 0
+        while pos < len(body):
+            eol = body.index(b'\r\n', pos)
+            size = int(body[pos:eol], 16)
+            if size == 0:
                 break
-            out.append(rest[:n])
-            rest = rest[n + 2:]
+            out.append(body[eol + 2:eol + 2 + size])
+            pos = eol + 2 + size + 2
         body = b''.join(out)
     return status, body
 

@@ -33,9 +33,13 @@
  * administrator out of `sriovctl events --follow`. */
 #define FOLLOWERS_RESERVED_PRIVILEGED 8
 
-/* Journal coalescing of repeated identical correctable errors per device: the first is
+/* Journal coalescing of repeated identical events per device and kind: the first is
  * logged at once, repeats within BURST_IDLE_USEC of each other are counted and logged as
- * one line when the burst ends. */
+ * one line when the burst ends. Folded are correctable errors and the kernel's recoveries
+ * that went well (BEGIN/SUCCESSFUL_RECOVERY, KERNEL_RECOVERY_SUCCEEDED): a link that
+ * flaps makes a storm of those, and each journal entry costs more than the rest of the
+ * event (bench/README.md). A failure, anything fatal and sriovd's own recovery steps are
+ * logged at once, after the device's open bursts, so the journal keeps their order. */
 #define BURST_IDLE_USEC 1000000u
 #define BURSTS_MAX 256
 
@@ -571,12 +575,26 @@ static void burst_timer_cb(evutil_socket_t fd, short what, void *userdata) {
                                                                .tv_usec = (suseconds_t) ((next - now) % 1000000u) });
 }
 
-/* Journals ev unless it repeats the correctable error its device reported last, within
- * a burst: then it is only counted. */
+static bool journal_may_fold(const struct sriovd_event *ev) {
+        if (streq(ev->severity, "fatal"))
+                return false;
+        return streq(ev->severity, "correctable") || streq(ev->kind, "BEGIN_RECOVERY") ||
+               streq(ev->kind, "SUCCESSFUL_RECOVERY") || streq(ev->kind, "KERNEL_RECOVERY_SUCCEEDED");
+}
+
+/* Journals ev unless it repeats the event of its kind its device reported last, within a
+ * burst: then it is only counted. */
 static void journal_coalesced(struct sriovd_events *e, const struct sriovd_event *ev, const struct event_record *r) {
         struct burst *slot = NULL, *free_slot = NULL, *oldest = NULL;
 
-        if (!e->burst_timer || !streq(ev->severity, "correctable")) {
+        if (!e->burst_timer) {
+                journal_event(ev, 0, 0);
+                return;
+        }
+        if (!journal_may_fold(ev)) {
+                for (size_t i = 0; i < BURSTS_MAX; i++)
+                        if (e->bursts[i].active && sriov_addr_equal(&e->bursts[i].addr, &ev->addr))
+                                burst_flush(e, &e->bursts[i]);
                 journal_event(ev, 0, 0);
                 return;
         }
@@ -587,21 +605,21 @@ static void journal_coalesced(struct sriovd_events *e, const struct sriovd_event
                                 free_slot = bu;
                         continue;
                 }
-                if (sriov_addr_equal(&bu->addr, &ev->addr)) {
+                if (sriov_addr_equal(&bu->addr, &ev->addr) && bu->kind == r->kind) {
                         slot = bu;
                         break;
                 }
                 if (!oldest || bu->last_usec < oldest->last_usec)
                         oldest = bu;
         }
-        if (slot && slot->kind == r->kind && slot->severity == r->severity && slot->message == r->message &&
+        if (slot && slot->severity == r->severity && slot->message == r->message &&
             slot->deltas == r->deltas && r->realtime_usec - slot->last_usec < BURST_IDLE_USEC) {
                 slot->repeats++;
                 slot->last_usec = r->realtime_usec;
                 return;
         }
         if (slot)
-                burst_flush(e, slot);   /* a different error ends the device's burst */
+                burst_flush(e, slot);   /* a different event of the kind ends the burst */
         else
                 slot = free_slot ?: (burst_flush(e, oldest), oldest);
         journal_event(ev, 0, 0);

@@ -11,7 +11,9 @@
 * Slots are kept for privileged peers: unprivileged connections cannot make an
   administrator's follow fail with 503.
 * A burst of identical correctable errors is one journal line plus one summary line
-  with the count, while the history keeps every event.
+  with the count, while the history keeps every event. So is a storm of kernel
+  recoveries that went well (BEGIN/SUCCESSFUL_RECOVERY alternating): one burst per kind;
+  a failure is logged at once, after the device's summaries.
 
 Memory is checked as bounded growth against a large margin (the leak or the copies
 these tests catch cost many times the margin), never as a timing.
@@ -244,6 +246,39 @@ class TestJournalBursts(FollowCase):
         self.assertEqual(len(got), 2, got[:5])
         self.assertNotIn('repeated', got[0])
         self.assertIn('(repeated %d more times in ' % (n - 1), got[1])
+
+    def test_06_recovery_storm_is_one_line_per_kind_and_a_failure_comes_after(self):
+        n = 25
+        first = self.recorded()
+        for i in range(n):
+            self.sim.uevent(PF, 'change', ERROR_EVENT='BEGIN_RECOVERY', DEVICE_ONLINE='0')
+            self.sim.uevent(PF, 'change', ERROR_EVENT='SUCCESSFUL_RECOVERY', DEVICE_ONLINE='1')
+        self.sim.wait_for(lambda: self.recorded() >= first + 2 * n, timeout=60, interval=0.01,
+                          what='%d recovery events recorded' % (2 * n))
+        st, _, body = self.sim.http('GET', '/v1/events?since=%d&limit=1000' % first, timeout=30)
+        self.assertEqual(st, 200)
+        kinds = [e['event'] for e in body['events'] if e['device'] == PF]
+        self.assertEqual(kinds.count('BEGIN_RECOVERY'), n, 'the history keeps every event')
+        self.assertEqual(kinds.count('SUCCESSFUL_RECOVERY'), n)
+
+        # Within the burst (< 1 s after the last one): a failure ends the device's bursts.
+        self.sim.uevent(PF, 'change', ERROR_EVENT='FAILED_RECOVERY', DEVICE_ONLINE='0')
+
+        def lines(kind):
+            return [l for l in self.sim.daemon_log().splitlines() if 'PCI %s: %s' % (PF, kind) in l]
+        self.sim.wait_for(lambda: lines('FAILED_RECOVERY'), timeout=20, what='the failure logged')
+        log = self.sim.daemon_log().splitlines()
+        begin, success, failed = lines('BEGIN_RECOVERY'), lines('SUCCESSFUL_RECOVERY'), lines('FAILED_RECOVERY')
+        self.assertEqual(len(begin), 2, begin[:5])
+        self.assertEqual(len(success), 2, success[:5])
+        self.assertNotIn('repeated', begin[0])
+        self.assertNotIn('repeated', success[0])
+        self.assertIn('(repeated %d more times in ' % (n - 1), begin[1])
+        self.assertIn('(repeated %d more times in ' % (n - 1), success[1])
+        self.assertEqual(len(failed), 1, failed)
+        self.assertNotIn('repeated', failed[0])
+        self.assertLess(log.index(begin[1]), log.index(failed[0]), 'the summaries come before the failure')
+        self.assertLess(log.index(success[1]), log.index(failed[0]))
 
 
 if __name__ == '__main__':
