@@ -155,26 +155,37 @@ static int parse_head(const char *buf, size_t len, int *ret_status, size_t *ret_
 #define CTL_TREE_PER_BODY_BYTE 16u
 #define CTL_HEAP_HUGE (2u << 20)
 #define CTL_TREE_MAX ((size_t) 512 << 20)      /* x2 still fits mallopt's int */
+#define CTL_HEAP_PIECE ((size_t) 16 << 20)     /* under the mmap threshold, which is at most 32 MiB */
 
 static void heap_prepare_for_tree(size_t body_len) {
 #ifdef __GLIBC__
-        size_t want;
-        void *p;
+        void *pieces[CTL_TREE_MAX / CTL_HEAP_PIECE];
+        size_t want, n = 0;
 
         if (body_len < CTL_LARGE_BODY)
                 return;
         want = body_len < CTL_TREE_MAX / CTL_TREE_PER_BODY_BYTE ? body_len * CTL_TREE_PER_BODY_BYTE : CTL_TREE_MAX;
-        /* From the brk heap rather than separate mmaps, and kept there until exit. */
-        if (mallopt(M_MXFAST, 0) != 1 || mallopt(M_MMAP_THRESHOLD, 32 << 20) != 1 || mallopt(M_TRIM_THRESHOLD, (int) (want * 2)) != 1)
+        /* From the brk heap rather than separate mmaps, and kept there until exit. glibc
+         * serves at most 32 MiB from the heap in one malloc: so in pieces, which follow
+         * each other at the heap's top. */
+        if (mallopt(M_MXFAST, 0) != 1 || mallopt(M_MMAP_THRESHOLD, (int) (2 * CTL_HEAP_PIECE)) != 1 ||
+            mallopt(M_TRIM_THRESHOLD, (int) (want * 2)) != 1)
                 return;
-        p = malloc(want);
-        if (!p)
-                return;
-        uintptr_t mask = (uintptr_t) CTL_HEAP_HUGE - 1;
-        uintptr_t start = ((uintptr_t) p + mask) & ~mask, end = ((uintptr_t) p + want) & ~mask;
-        if (end > start)
-                (void) madvise((void *) start, end - start, MADV_HUGEPAGE);
-        free(p);        /* back to the heap's top, where the parse's chunks come from */
+        for (size_t left = want; left > 0 && n < ELEMENTSOF(pieces); n++) {
+                size_t size = left < CTL_HEAP_PIECE ? left : CTL_HEAP_PIECE;
+                uintptr_t mask = (uintptr_t) CTL_HEAP_HUGE - 1, start, end;
+
+                pieces[n] = malloc(size);
+                if (!pieces[n])
+                        break;
+                start = ((uintptr_t) pieces[n] + mask) & ~mask;
+                end = ((uintptr_t) pieces[n] + size) & ~mask;
+                if (end > start)
+                        (void) madvise((void *) start, end - start, MADV_HUGEPAGE);
+                left -= size;
+        }
+        while (n > 0)
+                free(pieces[--n]);      /* back to the heap's top, where the parse's chunks come from */
 #endif
 }
 
