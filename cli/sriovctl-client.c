@@ -145,8 +145,8 @@ static int parse_head(const char *buf, size_t len, int *ret_status, size_t *ret_
 /* json-c makes an allocation per value and a 16-slot hash table per object: a whole-host
  * reply of 2.7 MB (64 PFs x 256 VFs) becomes some 30 MiB of small heap chunks, first
  * touched one 4 KiB page at a time. That was 8.5k page faults, a third of `sriovctl
- * status` (~45 ms in a VM). So before parsing a large body, the heap's top is grown in
- * one piece and advised onto transparent huge pages (what glibc's glibc.malloc.hugetlb=1
+ * status` (~45 ms in a VM). So before parsing a large body, the heap's top is grown
+ * ahead of the parse and advised onto transparent huge pages (what glibc's glibc.malloc.hugetlb=1
  * tunable does, which a program cannot set for itself). Nothing is touched here: the
  * pages arrive as the parse uses them, and a host with THP off just gets 4 KiB pages.
  * Fastbins are turned off too: freeing the trees otherwise ran malloc_consolidate() over
