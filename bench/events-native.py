@@ -20,11 +20,16 @@ This bench measures the daemon's own cost, the way fleet.py measures start-up:
   larger than the socket buffer would be dropped, ENOBUFS); a sentinel with an unknown
   ERROR_EVENT value ends each batch.
 
+With --kind pf-change the events are plain "change" uevents on that PF, without
+ERROR_EVENT: what udevadm trigger sends, and the kernel at the end of every enable and
+disable. Those that leave the VF set as it was must cost the same at 8 VFs and at 256
+(issue 9: "PF change uevent: O(1) unless the VF set changed"); compare --vfs 8 and 256.
+
 Measured: sriovd's CPU per event (utime+stime from /proc, over all batches), events/s,
 VmRSS / VmHWM, and the same JSON keys as events.py under results[].ingest.
 
 Run: /usr/bin/python3 bench/events-native.py [--pfs 64] [--vfs 256] [--events 50000]
-       [--batch 5000] [--history 1024] [--log-level info]
+       [--batch 5000] [--history 1024] [--log-level info] [--kind error|pf-change]
 Results: bench/results/events-native.json.  Needs root.
 """
 
@@ -112,6 +117,8 @@ def main():
     ap.add_argument('--batch', type=int, default=5000)
     ap.add_argument('--history', type=int, default=1024)
     ap.add_argument('--log-level', default='info')
+    ap.add_argument('--kind', choices=['error', 'pf-change'], default='error',
+                    help='AER recovery uevents (default), or plain PF change uevents')
     ap.add_argument('--name', default='events-native', help='results file bench/results/NAME.json')
     a = ap.parse_args()
     if os.geteuid() != 0:
@@ -155,8 +162,11 @@ def main():
             p.update(extra)
             p['SEQNUM'] = str(seq[0])
             return udev_message(p)
-        msgs = [msg(ERROR_EVENT='BEGIN_RECOVERY', DEVICE_ONLINE='0'),
-                msg(ERROR_EVENT='SUCCESSFUL_RECOVERY', DEVICE_ONLINE='1')]
+        if a.kind == 'error':
+            msgs = [msg(ERROR_EVENT='BEGIN_RECOVERY', DEVICE_ONLINE='0'),
+                    msg(ERROR_EVENT='SUCCESSFUL_RECOVERY', DEVICE_ONLINE='1')]
+        else:
+            msgs = [msg(), msg()]
 
         def recorded():
             return json.loads(http_get(sock, '/v1/events?limit=1')[1])['recorded']
@@ -190,7 +200,7 @@ def main():
                   'rss_kib_before': st0['VmRSS'], 'rss_kib_after': st1['VmRSS'],
                   'hwm_kib_after': st1['VmHWM'], 'recorded': recorded() - rec0}
         overflow = 'ENOBUFS' in open(log.name).read() or 'dropped uevents' in open(log.name).read()
-        res = {'pfs': a.pfs, 'vfs': a.vfs, 'history_size': a.history, 'log_level': a.log_level,
+        res = {'pfs': a.pfs, 'vfs': a.vfs, 'kind': a.kind, 'history_size': a.history, 'log_level': a.log_level,
                'uevents_lost': overflow, 'ingest': ingest}
         B.print_machine(load_before)
         B.table(['host', 'events', 'events/s', 'sriovd CPU/event', 'RSS before -> after', 'VmHWM'],
@@ -198,7 +208,7 @@ def main():
                   '%.1f us' % ingest['daemon_cpu_us_per_event'],
                   '%.1f -> %.1f MiB' % (ingest['rss_kib_before'] / 1024, ingest['rss_kib_after'] / 1024),
                   '%.1f MiB' % (ingest['hwm_kib_after'] / 1024)]],
-                title='error uevent ingest without umockdev')
+                title='%s uevent ingest without umockdev' % a.kind)
         if overflow:
             print('warning: sriovd saw lost uevents (ENOBUFS); lower --batch')
         print('results:', B.write_results(a.name, vars(a), [res], load_before))

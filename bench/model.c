@@ -7,7 +7,9 @@
  *   scan           sriov_model_scan() of the whole tree (with pci.ids names, as sriovd)
  *   scan-nonames   the same without the name database
  *   refresh-vf     sriov_model_refresh() of every VF (a change/bind uevent)
- *   refresh-pf     sriov_model_refresh() of the PF (a PF change uevent; re-reads N links)
+ *   refresh-pf     sriov_model_refresh() of the PF (a PF change uevent that left the VF set:
+ *                  two links checked)
+ *   resync-pf      sriov_model_resync() of the PF (after lost uevents: the links listed)
  *   forget-vf      sriov_model_forget() of every VF in index order (remove uevents, as
  *                  the kernel's sriov_disable removes them)
  *   add-vf         sriov_model_refresh() of every VF again in index order (add uevents)
@@ -265,6 +267,13 @@ static void run_one(unsigned n, unsigned reps, struct run *run) {
                 tm = phase_begin(run, "refresh-pf", 1);
                 CHECK(sriov_model_refresh(m, &pf));
                 phase_end(&tm);
+
+                tm = phase_begin(run, "resync-pf", 1);
+                CHECK(sriov_model_resync(m, &pf));
+                phase_end(&tm);
+                pfd = sriov_model_get(m, &pf);
+                if (!pfd || pfd->pf.n_vfs != n)
+                        die_r(EBADMSG, "PF does not list N VFs after a refresh");
 
                 tm = phase_begin(run, "forget-vf", n);
                 for (unsigned i = 0; i < n; i++)

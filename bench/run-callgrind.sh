@@ -52,7 +52,7 @@ for path in glob.glob(os.path.join(out, 'cg.out.*')):
     phase, n, ops = m.group(1), int(m.group(2)), int(m.group(3))
     rows.append({'n_vfs': n, 'phase': phase, 'ops': ops, 'instructions': total,
                  'instructions_per_op': total / ops if ops else None})
-order = ['scan', 'scan-nonames', 'refresh-vf', 'refresh-pf', 'forget-vf', 'add-vf',
+order = ['scan', 'scan-nonames', 'refresh-vf', 'refresh-pf', 'resync-pf', 'forget-vf', 'add-vf',
          'json-build', 'json-string', 'json-pf']
 rows.sort(key=lambda r: (r['n_vfs'], order.index(r['phase']) if r['phase'] in order else 99))
 if not rows:

@@ -177,8 +177,7 @@ void sriovd_manager_handle_uevent(struct sriovd_manager *m, const char *action, 
                 r = sriov_model_forget(m->model, addr);
         else if (streq(action, "change") && error_event)
                 /* AER's change events do not alter the function: its counters are re-read
-                 * below. A PF refresh re-lists every virtfn link - O(VFs) per event, which an
-                 * error storm must not pay (bench/README.md). */
+                 * below, and an error storm pays for nothing else (bench/README.md). */
                 r = 0;
         else if (streq(action, "add") || streq(action, "change") || streq(action, "bind") ||
                  streq(action, "unbind") || streq(action, "move") || streq(action, "online") ||

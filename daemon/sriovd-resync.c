@@ -59,11 +59,12 @@ static void resync_cb(evutil_socket_t fd, short what, void *userdata) {
                         sriovd_manager_handle_uevent(m, "remove", &known[i], NULL);
                         n_removed++;
                 }
-        /* Then what stayed is re-read, and what is new announced in bus order (a PF
-         * before its VFs), as its "add" uevent would have. */
+        /* Then what stayed is re-read - a PF's virtfn links listed, since a VF's lost
+         * remove uevent is what it would otherwise miss - and what is new announced in
+         * bus order (a PF before its VFs), as its "add" uevent would have. */
         for (size_t i = 0; i < n_listed; i++) {
                 if (addr_listed(known, n_known, &listed[i])) {
-                        int e = sriov_model_refresh(m->model, &listed[i]);
+                        int e = sriov_model_resync(m->model, &listed[i]);
                         if (e < 0 && e != -ENOENT)
                                 log_warning_errno(e, "Failed to re-read %s while resynchronising",
                                                   SRIOV_ADDR_STR(&listed[i]));

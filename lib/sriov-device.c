@@ -217,10 +217,45 @@ int sriov_device_reload_vfs(struct sriov_sysfs *s, struct sriov_device *pf) {
         return load_vfs(fd, &pf->pf, NULL);
 }
 
-static int load_pf(int fd, struct sriov_pf_info *pf, const struct sriov_pf_info *known) {
+/* See sriov_device_load_known(): 1 when the PF's VF set is the known one, found with two
+ * system calls; 0 when its virtfn links must be listed. */
+static int vf_set_unchanged(int fd, const struct sriov_pf_info *pf, const struct sriov_pf_info *known) {
+        _cleanup_free_ char *name = NULL;
+        struct sriov_addr last;
+        char link[32];
+        size_t n;
+        int r;
+
+        if (known->offset != pf->offset || known->stride != pf->stride || pf->stride == 0)
+                return 0;
+        n = known->n_vfs;
+        if (n > 0 && known->vfs[n - 1].index != n - 1)
+                return 0;       /* a hole the model knows of: not the kernel's bulk shape */
+
+        snprintf(link, sizeof(link), "virtfn%zu", n);
+        r = sriov_sysfs_has(fd, link);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        if (n == 0)
+                return 1;
+
+        snprintf(link, sizeof(link), "virtfn%zu", n - 1);
+        r = sriov_sysfs_read_link_name(fd, link, &name);
+        if (r == -ENOENT || r == -EBADMSG)
+                return 0;
+        if (r < 0)
+                return r;
+        if (sriov_addr_parse(name, &last) < 0)
+                return 0;
+        return sriov_addr_equal(&last, &known->vfs[n - 1].addr);
+}
+
+static int load_pf(int fd, struct sriov_pf_info *pf, const struct sriov_pf_info *known, bool relist,
+                   bool *ret_reuse_known) {
         uint64_t v;
         int r;
 
+        *ret_reuse_known = false;
         r = read_uint(fd, "sriov_totalvfs", &pf->total_vfs);
         if (r < 0)
                 return r;
@@ -231,6 +266,15 @@ static int load_pf(int fd, struct sriov_pf_info *pf, const struct sriov_pf_info 
         pf->drivers_autoprobe = -1;
         if (sriov_sysfs_read_u64(fd, "sriov_drivers_autoprobe", 10, &v) >= 0)
                 pf->drivers_autoprobe = v != 0;
+        if (known && !relist) {
+                r = vf_set_unchanged(fd, pf, known);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        *ret_reuse_known = true;
+                        return 0;
+                }
+        }
         return load_vfs(fd, pf, known);
 }
 
@@ -250,15 +294,16 @@ static void load_vf(int fd, const struct sriov_addr *self, struct sriov_vf_info 
 }
 
 int sriov_device_load(struct sriov_sysfs *s, const struct sriov_addr *a, struct sriov_device **ret) {
-        return sriov_device_load_known(s, a, NULL, ret);
+        return sriov_device_load_known(s, a, NULL, 0, ret, NULL);
 }
 
-int sriov_device_load_known(struct sriov_sysfs *s, const struct sriov_addr *a, const struct sriov_device *known,
-                            struct sriov_device **ret) {
+int sriov_device_load_known(struct sriov_sysfs *s, const struct sriov_addr *a, struct sriov_device *known,
+                            SriovLoadFlags flags, struct sriov_device **ret, bool *ret_vfs_listed) {
         _cleanup_(sriov_device_freep) struct sriov_device *d = NULL;
         _cleanup_free_ char *path = NULL, *group = NULL;
         _cleanup_close_ int fd = -EBADF;
         uint64_t class_code;
+        bool reuse_known = false;
         int r;
 
         fd = sriov_sysfs_open_device(s, a);
@@ -321,7 +366,8 @@ int sriov_device_load_known(struct sriov_sysfs *s, const struct sriov_addr *a, c
                         return r;
                 if (r > 0) {
                         d->role = SRIOV_ROLE_PF;
-                        r = load_pf(fd, &d->pf, known && known->role == SRIOV_ROLE_PF ? &known->pf : NULL);
+                        r = load_pf(fd, &d->pf, known && known->role == SRIOV_ROLE_PF ? &known->pf : NULL,
+                                    flags & SRIOV_LOAD_RELIST_VFS, &reuse_known);
                         if (r < 0)
                                 return r;
                 } else if ((d->class_code >> 8) == 0x0604 || (d->class_code >> 8) == 0x0609)
@@ -338,6 +384,15 @@ int sriov_device_load_known(struct sriov_sysfs *s, const struct sriov_addr *a, c
         if (r < 0)
                 return r;
 
+        /* Only now that nothing can fail: known keeps its list on every error above. */
+        if (reuse_known) {
+                d->pf.vfs = TAKE_PTR(known->pf.vfs);
+                d->pf.n_vfs = known->pf.n_vfs;
+                d->pf.vfs_resolved = known->pf.vfs_resolved;
+                known->pf.n_vfs = 0;
+        }
+        if (ret_vfs_listed)
+                *ret_vfs_listed = d->role == SRIOV_ROLE_PF && !reuse_known;
         *ret = TAKE_PTR(d);
         return 0;
 }

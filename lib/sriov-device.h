@@ -37,6 +37,7 @@ struct sriov_pf_info {
         int drivers_autoprobe;          /* -1 when the attribute is missing (kernels < 4.12) */
         size_t n_vfs;
         struct sriov_vf_ref *vfs;       /* sorted by index */
+        bool vfs_resolved;              /* the model's: every VF listed is in it as a VF */
 };
 
 struct sriov_vf_info {
@@ -70,13 +71,28 @@ SriovRole sriov_role_from_string(const char *s);
 /* -ENOENT when the function is not (or no longer) on the bus. */
 int sriov_device_load(struct sriov_sysfs *s, const struct sriov_addr *a, struct sriov_device **ret);
 
-/* The same, for a function already known: when it is a PF whose First VF Offset and VF
- * Stride did not change, the virtfnN links also known are not read again (the kernel
- * derives their targets from those two and N). A PF "change" uevent - the end of every
- * enable and disable, sent while nothing else changed - then costs a directory listing
- * instead of one readlink per VF. known may be NULL. */
-int sriov_device_load_known(struct sriov_sysfs *s, const struct sriov_addr *a, const struct sriov_device *known,
-                            struct sriov_device **ret);
+typedef enum sriov_load_flags {
+        /* List the PF's virtfnN links even when the two-link check says the VF set is the
+         * one known: for a resynchronisation after uevents were lost. */
+        SRIOV_LOAD_RELIST_VFS = 1 << 0,
+} SriovLoadFlags;
+
+/* The same, for a function already known (known may be NULL). For a PF whose First VF
+ * Offset and VF Stride did not change:
+ * - when the known VFs are 0..n-1, virtfn{n-1} still points at the same function and
+ *   virtfn{n} does not exist, the VF set is the known one and the directory is not
+ *   listed: two system calls whatever n is. The kernel makes and removes virtfn links in
+ *   bulk (sriov_enable() links 0..N-1 before its "change" uevent, sriov_disable() removes
+ *   them all), and a single VF taken away (pci_iov_remove_virtfn(), powerpc's EEH) sends
+ *   its own remove uevent, which the model applies to the PF's list. The known list is
+ *   then moved into the new device: known->pf.vfs becomes NULL, so known must be the
+ *   device the result replaces. A PF "change" that did not change the VF set (udevadm
+ *   trigger, a PF bind) costs O(1), not O(VFs).
+ * - otherwise the links are listed, and those also known are not read again (the kernel
+ *   derives their targets from offset, stride and N).
+ * *ret_vfs_listed (may be NULL): whether a PF's links were listed (false: the known set kept). */
+int sriov_device_load_known(struct sriov_sysfs *s, const struct sriov_addr *a, struct sriov_device *known,
+                            SriovLoadFlags flags, struct sriov_device **ret, bool *ret_vfs_listed);
 struct sriov_device *sriov_device_free(struct sriov_device *d);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct sriov_device *, sriov_device_free);
 

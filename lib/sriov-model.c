@@ -137,6 +137,18 @@ int sriov_model_scan(struct sriov_model *m) {
                 if (r < 0)
                         return r;
         }
+        /* Whether each PF's VFs are all in the model as VFs, so that the first PF
+         * refresh need not check them one by one (model_refresh()). */
+        for (size_t i = 0; i < m->n_devices; i++) {
+                struct sriov_device *pf = m->devices[i];
+                if (pf->role != SRIOV_ROLE_PF)
+                        continue;
+                pf->pf.vfs_resolved = true;
+                for (size_t j = 0; j < pf->pf.n_vfs && pf->pf.vfs_resolved; j++) {
+                        const struct sriov_device *vf = sriov_model_get(m, &pf->pf.vfs[j].addr);
+                        pf->pf.vfs_resolved = vf && vf->role == SRIOV_ROLE_VF;
+                }
+        }
         return 0;
 }
 
@@ -182,11 +194,15 @@ int sriov_model_forget(struct sriov_model *m, const struct sriov_addr *a) {
         return 0;
 }
 
-int sriov_model_refresh(struct sriov_model *m, const struct sriov_addr *a) {
-        struct sriov_device *d = NULL;
+static int model_refresh(struct sriov_model *m, const struct sriov_addr *a, SriovLoadFlags flags,
+                         bool *ret_vfs_changed) {
+        struct sriov_device *d = NULL, *known = model_get_mutable(m, a);
+        bool listed = false;
         int r;
 
-        r = sriov_device_load_known(m->sysfs, a, sriov_model_get(m, a), &d);
+        if (ret_vfs_changed)
+                *ret_vfs_changed = false;
+        r = sriov_device_load_known(m->sysfs, a, known, flags, &d, &listed);
         if (r == -ENOENT) {
                 (void) sriov_model_forget(m, a);
                 return 0;
@@ -199,6 +215,8 @@ int sriov_model_refresh(struct sriov_model *m, const struct sriov_addr *a) {
         const struct sriov_device *old = sriov_model_get(m, a);
         if (old && old->role == SRIOV_ROLE_VF && d->role != SRIOV_ROLE_VF)
                 unlink_from_pfs(m, old, a);
+        if (ret_vfs_changed && d->role == SRIOV_ROLE_PF)
+                *ret_vfs_changed = listed || !old || old->role != SRIOV_ROLE_PF;
 
         r = model_put(m, d);
         if (r < 0)
@@ -206,22 +224,40 @@ int sriov_model_refresh(struct sriov_model *m, const struct sriov_addr *a) {
 
         if (d->role == SRIOV_ROLE_VF)
                 link_vf_to_pf(m, d);
-        else if (d->role == SRIOV_ROLE_PF) {
+        else if (d->role == SRIOV_ROLE_PF && !d->pf.vfs_resolved) {
                 /* VFs whose add event came before the kernel created their physfn link
-                 * were loaded as plain functions: load them again now. */
+                 * were loaded as plain functions: load them again now. Once every VF is
+                 * in the model as one, a PF refresh that keeps its VF set skips this. */
+                bool resolved = true;
                 for (size_t i = 0; i < d->pf.n_vfs; i++) {
                         const struct sriov_device *vf = sriov_model_get(m, &d->pf.vfs[i].addr);
                         if (!vf || vf->role != SRIOV_ROLE_VF) {
                                 struct sriov_device *nvf = NULL;
-                                if (sriov_device_load(m->sysfs, &d->pf.vfs[i].addr, &nvf) < 0)
+                                if (sriov_device_load(m->sysfs, &d->pf.vfs[i].addr, &nvf) < 0) {
+                                        resolved = false;
                                         continue;
+                                }
                                 fill_names(m, nvf);
+                                resolved = resolved && nvf->role == SRIOV_ROLE_VF;
                                 if (model_put(m, nvf) < 0)
                                         return -ENOMEM;
                         }
                 }
+                d->pf.vfs_resolved = resolved;
         }
         return 1;
+}
+
+int sriov_model_refresh(struct sriov_model *m, const struct sriov_addr *a) {
+        return model_refresh(m, a, 0, NULL);
+}
+
+int sriov_model_refresh_vfs_changed(struct sriov_model *m, const struct sriov_addr *a, bool *ret_vfs_changed) {
+        return model_refresh(m, a, 0, ret_vfs_changed);
+}
+
+int sriov_model_resync(struct sriov_model *m, const struct sriov_addr *a) {
+        return model_refresh(m, a, SRIOV_LOAD_RELIST_VFS, NULL);
 }
 
 int sriov_model_refresh_aer(struct sriov_model *m, const struct sriov_addr *a, struct sriov_aer *ret_previous) {

@@ -31,8 +31,16 @@ const struct sriov_device *sriov_model_get(const struct sriov_model *m, const st
  * when a VF comes or goes, and re-reads VFs a PF lists whose physfn link was not there
  * yet when their own add event was handled (the kernel adds the device before linking
  * it to its PF). A function that is gone is forgotten. Returns 1 when it exists, 0 when
- * it was forgotten. */
+ * it was forgotten.
+ * A PF's VF set is checked with two links, not listed (sriov_device_load_known()): a
+ * uevent's refresh trusts that every VF the kernel removes sends its own remove uevent. */
 int sriov_model_refresh(struct sriov_model *m, const struct sriov_addr *a);
+/* The same; *ret_vfs_changed says whether a PF's VF list may have changed (it was listed
+ * again, or the function just became a PF). false for any other role. */
+int sriov_model_refresh_vfs_changed(struct sriov_model *m, const struct sriov_addr *a, bool *ret_vfs_changed);
+/* The same, for when uevents may have been lost (a resynchronisation): a PF's virtfnN
+ * links are listed in every case, so a VF that left without a remove uevent is seen. */
+int sriov_model_resync(struct sriov_model *m, const struct sriov_addr *a);
 /* Re-reads only the AER counters of one function (cheap: for periodic polling of
  * correctable errors, which send no uevent). The previous counters are moved to
  * ret_previous (caller calls sriov_aer_done()). -ENOENT if the model has no such function. */

@@ -665,6 +665,8 @@ static void test_refresh_add_vf(void **state) {
  * another layout (a disable and an enable whose uevents were not handled in between:
  * the offset of some devices depends on NumVFs): the new links are read. */
 static void test_refresh_pf_known_vfs(void **state) {
+        struct sriov_addr a;
+
         build_std(2);
         scan();
         assert_vf_list(must_get("0000:01:00.0"), IDX(0, 1), ADDRS("0000:01:00.1", "0000:01:00.2"));
@@ -674,8 +676,11 @@ static void test_refresh_pf_known_vfs(void **state) {
         assert_int_equal(refresh("0000:01:00.0"), 1);
         assert_vf_list(must_get("0000:01:00.0"), IDX(0, 1, 2), ADDRS("0000:01:00.1", "0000:01:00.2", "0000:01:00.3"));
 
-        /* A link gone (VF 1 torn down): gone from the list, whatever was known. */
+        /* VF 1 torn down on its own (pci_iov_remove_virtfn(), as powerpc's EEH does): its
+         * link goes and its remove uevent drops it; the PF's refresh then lists the hole. */
         assert_int_equal(fixture_unlink_virtfn(E.ft, "0000:01:00.0", 1), 0);
+        a = ad("0000:01:00.2");
+        assert_int_equal(sriov_model_forget(E.model, &a), 0);
         assert_int_equal(refresh("0000:01:00.0"), 1);
         assert_vf_list(must_get("0000:01:00.0"), IDX(0, 2), ADDRS("0000:01:00.1", "0000:01:00.3"));
 
@@ -692,6 +697,106 @@ static void test_refresh_pf_known_vfs(void **state) {
         /* And a refresh with nothing changed keeps exactly that. */
         assert_int_equal(refresh("0000:01:00.0"), 1);
         assert_vf_list(must_get("0000:01:00.0"), IDX(0, 2), ADDRS("0000:01:01.0", "0000:01:01.4"));
+}
+
+static int refresh_vfs_changed(const char *s, bool *changed) {
+        struct sriov_addr a = ad(s);
+        return sriov_model_refresh_vfs_changed(E.model, &a, changed);
+}
+
+/* A PF "change" that left the VF set as it was (udevadm trigger, a bind) costs two links,
+ * not a listing: the known VFs are 0..n-1, virtfn{n-1} points where it did, virtfn{n} is
+ * absent. A link the kernel would never make on its own (virtfn7 with VFs 0..2) is what
+ * shows the directory was not listed; a resynchronisation, which lists, finds it. */
+static void test_refresh_pf_vf_set_kept(void **state) {
+        struct sriov_addr a = ad("0000:01:00.0");
+        bool changed = true;
+
+        build_std(3);
+        scan();
+        assert_int_equal(fixture_add_vf(E.ft, "0000:01:00.0", 7, "0000:01:01.0", true), 0);
+
+        assert_int_equal(refresh_vfs_changed("0000:01:00.0", &changed), 1);
+        assert_false(changed);
+        assert_vf_list(must_get("0000:01:00.0"), IDX(0, 1, 2),
+                       ADDRS("0000:01:00.1", "0000:01:00.2", "0000:01:00.3"));
+
+        assert_int_equal(sriov_model_resync(E.model, &a), 1);
+        assert_vf_list(must_get("0000:01:00.0"), IDX(0, 1, 2, 7),
+                       ADDRS("0000:01:00.1", "0000:01:00.2", "0000:01:00.3", "0000:01:01.0"));
+
+        /* Known VFs with a hole are not the kernel's bulk shape: listed every time. */
+        assert_int_equal(fixture_unlink_virtfn(E.ft, "0000:01:00.0", 7), 0);
+        assert_int_equal(refresh_vfs_changed("0000:01:00.0", &changed), 1);
+        assert_true(changed);
+        assert_vf_list(must_get("0000:01:00.0"), IDX(0, 1, 2),
+                       ADDRS("0000:01:00.1", "0000:01:00.2", "0000:01:00.3"));
+        assert_int_equal(refresh_vfs_changed("0000:01:00.0", &changed), 1);
+        assert_false(changed);
+
+        /* The VFs themselves are still the model's VFs, bound as they were. */
+        for (unsigned i = 0; i < 3; i++) {
+                const struct sriov_device *vf = sriov_model_get(E.model, &must_get("0000:01:00.0")->pf.vfs[i].addr);
+                assert_non_null(vf);
+                assert_int_equal(vf->role, SRIOV_ROLE_VF);
+                assert_int_equal(vf->vf.index, (int) i);
+        }
+}
+
+/* Every way the two-link check can see the VF set differ: one more VF (virtfn{n} there),
+ * fewer (virtfn{n-1} gone), the same count at another address (virtfn{n-1} elsewhere),
+ * another stride, all gone, and back from none. */
+static void test_refresh_pf_vf_set_changes(void **state) {
+        bool changed = false;
+
+        build_std(2);
+        scan();
+        assert_int_equal(refresh("0000:01:00.0"), 1);
+
+        /* one more */
+        assert_int_equal(fixture_add_vf(E.ft, "0000:01:00.0", 2, "0000:01:00.3", true), 0);
+        assert_int_equal(refresh_vfs_changed("0000:01:00.0", &changed), 1);
+        assert_true(changed);
+        assert_vf_list(must_get("0000:01:00.0"), IDX(0, 1, 2),
+                       ADDRS("0000:01:00.1", "0000:01:00.2", "0000:01:00.3"));
+
+        /* one fewer, its remove uevent not handled yet */
+        assert_int_equal(fixture_unlink_virtfn(E.ft, "0000:01:00.0", 2), 0);
+        assert_int_equal(refresh_vfs_changed("0000:01:00.0", &changed), 1);
+        assert_true(changed);
+        assert_vf_list(must_get("0000:01:00.0"), IDX(0, 1), ADDRS("0000:01:00.1", "0000:01:00.2"));
+
+        /* the last link points elsewhere: not the known set, so listed (the listing itself
+         * keeps the targets it knows while the layout is the same: pf-known-vfs) */
+        assert_int_equal(fixture_set_link(E.ft, "0000:01:00.0", "virtfn1", "../0000:01:00.3"), 0);
+        assert_int_equal(refresh_vfs_changed("0000:01:00.0", &changed), 1);
+        assert_true(changed);
+        assert_int_equal(refresh_vfs_changed("0000:01:00.0", &changed), 1);
+        assert_true(changed);           /* and every time, while it differs */
+
+        /* another stride: listed, and the links read again */
+        assert_int_equal(fixture_set_attr(E.ft, "0000:01:00.0", "sriov_stride", "2\n"), 0);
+        assert_int_equal(refresh_vfs_changed("0000:01:00.0", &changed), 1);
+        assert_true(changed);
+
+        /* all gone, then none kept as none */
+        assert_int_equal(fixture_unlink_virtfn(E.ft, "0000:01:00.0", 0), 0);
+        assert_int_equal(fixture_unlink_virtfn(E.ft, "0000:01:00.0", 1), 0);
+        assert_int_equal(refresh_vfs_changed("0000:01:00.0", &changed), 1);
+        assert_true(changed);
+        assert_int_equal(must_get("0000:01:00.0")->pf.n_vfs, 0);
+        assert_int_equal(refresh_vfs_changed("0000:01:00.0", &changed), 1);
+        assert_false(changed);
+
+        /* and back from none */
+        assert_int_equal(fixture_link_virtfn(E.ft, "0000:01:00.0", 0, "0000:01:00.1"), 0);
+        assert_int_equal(refresh_vfs_changed("0000:01:00.0", &changed), 1);
+        assert_true(changed);
+        assert_vf_list(must_get("0000:01:00.0"), IDX(0), ADDRS("0000:01:00.1"));
+
+        /* a function that is not a PF never reports a VF set */
+        assert_int_equal(refresh_vfs_changed("0000:01:00.1", &changed), 1);
+        assert_false(changed);
 }
 
 /* The VF's add event is handled before the kernel created its physfn link: it is loaded
@@ -1319,6 +1424,8 @@ int main(void) {
         ADD(test_virtfn_bad_target, NULL, "pf/virtfn-bad-target");
         ADD(test_refresh_add_vf, NULL, "refresh/add-vf");
         ADD(test_refresh_pf_known_vfs, NULL, "refresh/pf-known-vfs");
+        ADD(test_refresh_pf_vf_set_kept, NULL, "refresh/pf-vf-set-kept");
+        ADD(test_refresh_pf_vf_set_changes, NULL, "refresh/pf-vf-set-changes");
         ADD(test_refresh_physfn_late, NULL, "refresh/physfn-late");
         ADD(test_refresh_virtfn_before_physfn, NULL, "refresh/virtfn-before-physfn");
         ADD(test_refresh_vf_before_pf, NULL, "refresh/vf-before-pf");
