@@ -341,7 +341,7 @@ static void op_verify(struct sriovd_op *op) {
         const struct sriov_device *pf;
         int r;
 
-        r = sriov_model_refresh(model, &op->pf);
+        r = sriov_model_resync(model, &op->pf);
         if (r < 0)
                 log_warning_errno(r, "Cannot re-read PF %s for verification", SRIOV_ADDR_STR(&op->pf));
         pf = op_pf_device(op);
@@ -730,7 +730,7 @@ static void op_begin(struct sriovd_op *op) {
         /* The world may have changed while queued, and some of it sends no uevent at all
          * (sriov_drivers_autoprobe): re-read the PF - its attributes take no device lock,
          * and sriov_numvfs is not among them - then validate again. */
-        r = sriov_model_refresh(op->ops->manager->model, &op->pf);
+        r = sriov_model_resync(op->ops->manager->model, &op->pf);
         if (r < 0)
                 log_warning_errno(r, "PF %s: cannot re-read it before writing", SRIOV_ADDR_STR(&op->pf));
         pf = op_pf_device(op);

@@ -111,7 +111,7 @@ static void rescan_done(int result, void *userdata) {
         if (result < 0)
                 log_error_errno(result, "PF %s: the rescan to bring it back failed", SRIOV_ADDR_STR(&j->pf));
         /* The rescan returns once the kernel added the devices; their uevents follow. */
-        (void) sriov_model_refresh(m->model, &j->pf);
+        (void) sriov_model_resync(m->model, &j->pf);
         d = sriov_model_get(m->model, &j->pf);
         if (d && d->role == SRIOV_ROLE_PF) {
                 log_notice("PF %s is back on the bus; finishing its recovery", SRIOV_ADDR_STR(&j->pf));

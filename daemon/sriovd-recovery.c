@@ -487,9 +487,9 @@ static void rec_perform(struct pf_rec *rec) {
         case SRIOV_PF_ACTION_VERIFY: {
                 struct sriov_pf_action next;
                 const struct sriov_device *d;
-                (void) sriov_model_refresh(rec->owner->manager->model, &rec->pf);
+                (void) sriov_model_resync(rec->owner->manager->model, &rec->pf);
                 d = sriov_model_get(rec->owner->manager->model, &rec->pf);
-                /* From sysfs (the refresh re-read the virtfn links), against the count the
+                /* From sysfs (the resync re-read the virtfn links), against the count the
                  * recovery restores: the action carries it only for RESTORE_VFS. */
                 int res = d && d->role == SRIOV_ROLE_PF && d->pf.n_vfs == rec->num_vfs ? 0 : -EIO;
                 if (res < 0)

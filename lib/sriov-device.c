@@ -226,9 +226,10 @@ static int vf_set_unchanged(int fd, const struct sriov_pf_info *pf, const struct
         size_t n;
         int r;
 
-        if (known->offset != pf->offset || known->stride != pf->stride || pf->stride == 0)
-                return 0;
         n = known->n_vfs;
+        /* Without VFs the layout does not matter (some devices read a stride of 0 then). */
+        if (n > 0 && (known->offset != pf->offset || known->stride != pf->stride || pf->stride == 0))
+                return 0;
         if (n > 0 && known->vfs[n - 1].index != n - 1)
                 return 0;       /* a hole the model knows of: not the kernel's bulk shape */
 
@@ -266,7 +267,9 @@ static int load_pf(int fd, struct sriov_pf_info *pf, const struct sriov_pf_info 
         pf->drivers_autoprobe = -1;
         if (sriov_sysfs_read_u64(fd, "sriov_drivers_autoprobe", 10, &v) >= 0)
                 pf->drivers_autoprobe = v != 0;
-        if (known && !relist) {
+        if (relist)
+                return load_vfs(fd, pf, NULL);  /* every link read: sysfs's word, not ours */
+        if (known) {
                 r = vf_set_unchanged(fd, pf, known);
                 if (r < 0)
                         return r;

@@ -72,8 +72,9 @@ SriovRole sriov_role_from_string(const char *s);
 int sriov_device_load(struct sriov_sysfs *s, const struct sriov_addr *a, struct sriov_device **ret);
 
 typedef enum sriov_load_flags {
-        /* List the PF's virtfnN links even when the two-link check says the VF set is the
-         * one known: for a resynchronisation after uevents were lost. */
+        /* List and read every one of the PF's virtfnN links, whatever is known: for a
+         * resynchronisation after uevents were lost, and for the checks after sriovd's
+         * own writes, where sysfs has the last word. */
         SRIOV_LOAD_RELIST_VFS = 1 << 0,
 } SriovLoadFlags;
 
@@ -81,15 +82,17 @@ typedef enum sriov_load_flags {
  * Offset and VF Stride did not change:
  * - when the known VFs are 0..n-1, virtfn{n-1} still points at the same function and
  *   virtfn{n} does not exist, the VF set is the known one and the directory is not
- *   listed: two system calls whatever n is. The kernel makes and removes virtfn links in
- *   bulk (sriov_enable() links 0..N-1 before its "change" uevent, sriov_disable() removes
- *   them all), and a single VF taken away (pci_iov_remove_virtfn(), powerpc's EEH) sends
- *   its own remove uevent, which the model applies to the PF's list. The known list is
+ *   listed: two system calls whatever n is (one, virtfn0, with none known). The kernel
+ *   makes and removes virtfn links in bulk (sriov_enable() links 0..N-1 before its
+ *   "change" uevent, sriov_disable() removes them all), and a single VF taken away
+ *   (pci_iov_remove_virtfn(), powerpc's EEH) sends its own remove uevent, which the
+ *   model applies to the PF's list. The known list is
  *   then moved into the new device: known->pf.vfs becomes NULL, so known must be the
  *   device the result replaces. A PF "change" that did not change the VF set (udevadm
  *   trigger, a PF bind) costs O(1), not O(VFs).
  * - otherwise the links are listed, and those also known are not read again (the kernel
- *   derives their targets from offset, stride and N).
+ *   derives their targets from offset, stride and N); with SRIOV_LOAD_RELIST_VFS every
+ *   link is listed and read.
  * *ret_vfs_listed (may be NULL): whether a PF's links were listed (false: the known set kept). */
 int sriov_device_load_known(struct sriov_sysfs *s, const struct sriov_addr *a, struct sriov_device *known,
                             SriovLoadFlags flags, struct sriov_device **ret, bool *ret_vfs_listed);

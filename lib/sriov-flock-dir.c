@@ -158,17 +158,72 @@ int sriov_flock_find_holder(const char *dir, const struct sriov_flock_spec *spec
         return r;
 }
 
-int sriov_flock_touch(const char *dir, enum sriov_lock_level level, const struct sriov_addr *addr) {
-        _cleanup_free_ char *path = NULL;
-        int r, fd;
+int sriov_flock_dir_open(const char *dir, struct sriov_flock_dir *ret) {
+        struct stat st;
+        int fd;
 
-        r = sriov_flock_path(dir, level, addr, &path);
-        if (r < 0)
-                return r;
-        fd = open(path, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, SRIOV_FLOCK_FILE_MODE);
+        fd = open(dir ?: SRIOV_FLOCK_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return negative_errno();
-        sriov_flock_file_adopt_group(fd, dir);
-        close(fd);
+        if (fstat(fd, &st) < 0) {
+                int r = negative_errno();
+                close(fd);
+                return r;
+        }
+        /* What sriov_flock_file_adopt_group() decides per file, decided once: a file root
+         * creates here gets the folder's group from the set-group-ID bit, or else from us. */
+        *ret = (struct sriov_flock_dir) {
+                .fd = fd,
+                .gid = st.st_gid,
+                .root = geteuid() == 0,
+                .fix_group = geteuid() == 0 && !(st.st_mode & S_ISGID) && getegid() != st.st_gid,
+        };
         return 0;
+}
+
+void sriov_flock_dir_close(struct sriov_flock_dir *d) {
+        if (d && d->fd >= 0)
+                d->fd = safe_close(d->fd);
+}
+
+int sriov_flock_touch_at(const struct sriov_flock_dir *d, enum sriov_lock_level level, const struct sriov_addr *addr) {
+        char name[SRIOV_FLOCK_NAME_MAX];
+        struct stat st;
+        int r, fd;
+
+        r = sriov_flock_name(level, addr, name);
+        if (r < 0)
+                return r;
+        /* O_EXCL: a file that exists is not opened at all. sriov_flock_dir_prepare() gave
+         * those left from before the group and mode; one root made since without them
+         * (sriov_flock_acquire() in a folder without set-group-ID) is put right below. */
+        fd = openat(d->fd, name, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+                    SRIOV_FLOCK_FILE_MODE);
+        if (fd >= 0) {
+                if (d->fix_group)
+                        (void) fchown(fd, (uid_t) -1, d->gid);
+                close(fd);
+                return 0;
+        }
+        if (errno != EEXIST)
+                return negative_errno();
+        if (fstatat(d->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return negative_errno();
+        if (!S_ISREG(st.st_mode))
+                return -ELOOP;          /* what open(O_NOFOLLOW) said of a symlink */
+        if (d->root && st.st_uid == 0 && st.st_gid != d->gid)
+                (void) fchownat(d->fd, name, (uid_t) -1, d->gid, AT_SYMLINK_NOFOLLOW);
+        return 0;
+}
+
+int sriov_flock_touch(const char *dir, enum sriov_lock_level level, const struct sriov_addr *addr) {
+        struct sriov_flock_dir d;
+        int r;
+
+        r = sriov_flock_dir_open(dir, &d);
+        if (r < 0)
+                return r;
+        r = sriov_flock_touch_at(&d, level, addr);
+        sriov_flock_dir_close(&d);
+        return r;
 }

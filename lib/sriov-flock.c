@@ -47,13 +47,24 @@ static bool mode_valid(enum sriov_lock_mode m) {
         return m >= 0 && m < _SRIOV_LOCK_MODE_MAX;
 }
 
-int sriov_flock_path(const char *dir, enum sriov_lock_level level, const struct sriov_addr *addr, char **ret) {
-        char *p;
-
-        if (!addr || !ret || level < 0 || level >= _SRIOV_LOCK_LEVEL_MAX)
+int sriov_flock_name(enum sriov_lock_level level, const struct sriov_addr *addr, char buf[static SRIOV_FLOCK_NAME_MAX]) {
+        if (!addr || level < 0 || level >= _SRIOV_LOCK_LEVEL_MAX)
                 return -EINVAL;
+        snprintf(buf, SRIOV_FLOCK_NAME_MAX, "%s-%s.lock", prefix_table[level], SRIOV_ADDR_STR(addr));
+        return 0;
+}
 
-        if (asprintf(&p, "%s/%s-%s.lock", dir ?: SRIOV_FLOCK_DIR, prefix_table[level], SRIOV_ADDR_STR(addr)) < 0)
+int sriov_flock_path(const char *dir, enum sriov_lock_level level, const struct sriov_addr *addr, char **ret) {
+        char name[SRIOV_FLOCK_NAME_MAX];
+        char *p;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        r = sriov_flock_name(level, addr, name);
+        if (r < 0)
+                return r;
+        if (asprintf(&p, "%s/%s", dir ?: SRIOV_FLOCK_DIR, name) < 0)
                 return -ENOMEM;
         *ret = p;
         return 0;

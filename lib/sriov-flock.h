@@ -79,6 +79,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(sriov_flock *, sriov_flock_release);
 /* Number of locks held by f (1 hierarchy + PF + VFs). */
 size_t sriov_flock_n_locks(const sriov_flock *f) _pure_;
 
+/* "<level>-<address>.lock": "hierarchy-" is the longest prefix, an address 12 bytes. */
+#define SRIOV_FLOCK_NAME_MAX 32
+int sriov_flock_name(enum sriov_lock_level level, const struct sriov_addr *addr, char buf[static SRIOV_FLOCK_NAME_MAX]);
 /* "<dir>/<level>-<address>.lock", for scripts and messages. */
 int sriov_flock_path(const char *dir, enum sriov_lock_level level, const struct sriov_addr *addr, char **ret);
 
@@ -117,3 +120,16 @@ int sriov_flock_find_holder(const char *dir, const struct sriov_flock_spec *spec
  * every function it sees, because the admin group may open lock files but not create
  * them in the closed folder. */
 int sriov_flock_touch(const char *dir, enum sriov_lock_level level, const struct sriov_addr *addr);
+
+/* The same for many files: the folder is opened and looked at once, and each file costs
+ * two system calls relative to it (sriovd creates one per PCI function at start, 16k on
+ * a large host), not a path walk and four. */
+struct sriov_flock_dir {
+        int fd;
+        gid_t gid;              /* the folder's group */
+        bool root;              /* geteuid() == 0 */
+        bool fix_group;         /* root in a folder without set-group-ID: chown what it creates */
+};
+int sriov_flock_dir_open(const char *dir, struct sriov_flock_dir *ret);
+void sriov_flock_dir_close(struct sriov_flock_dir *d);
+int sriov_flock_touch_at(const struct sriov_flock_dir *d, enum sriov_lock_level level, const struct sriov_addr *addr);

@@ -38,8 +38,10 @@ int sriov_model_refresh(struct sriov_model *m, const struct sriov_addr *a);
 /* The same; *ret_vfs_changed says whether a PF's VF list may have changed (it was listed
  * again, or the function just became a PF). false for any other role. */
 int sriov_model_refresh_vfs_changed(struct sriov_model *m, const struct sriov_addr *a, bool *ret_vfs_changed);
-/* The same, for when uevents may have been lost (a resynchronisation): a PF's virtfnN
- * links are listed in every case, so a VF that left without a remove uevent is seen. */
+/* The same, for when sysfs must have the last word: after uevents may have been lost (a
+ * resynchronisation), and to verify sriovd's own writes (an operation, a recovery). A
+ * PF's virtfnN links are listed and read in every case, so a VF that left without a
+ * remove uevent is seen. O(VFs): not for a uevent's refresh. */
 int sriov_model_resync(struct sriov_model *m, const struct sriov_addr *a);
 /* Re-reads only the AER counters of one function (cheap: for periodic polling of
  * correctable errors, which send no uevent). The previous counters are moved to

@@ -225,6 +225,73 @@ static void test_dir_prepare_tightens(void **state) {
         assert_int_equal(sriov_flock_touch(f->dir, SRIOV_LOCK_VF, &VFS_A[1]), 0);
 }
 
+/* Many files through one open folder: created 0640, what exists kept (same inode, not
+ * reopened), a symlink in a file's place refused and not followed, and - as root, in a
+ * folder without set-group-ID owned by another group - new files and root's files with
+ * the wrong group given the folder's group, as sriov_flock_file_adopt_group() would. */
+static void test_touch_at(void **state) {
+        struct fixture *f = *state;
+        struct sriov_flock_dir d = { .fd = -EBADF };
+        char path[160], target[160];
+        struct stat st;
+        ino_t ino;
+
+        assert_int_equal(sriov_flock_dir_prepare(f->dir, getegid()), 0);
+        assert_int_equal(sriov_flock_dir_open(f->dir, &d), 0);
+        for (size_t i = 0; i < ELEMENTSOF(VFS_A); i++)
+                assert_int_equal(sriov_flock_touch_at(&d, SRIOV_LOCK_VF, &VFS_A[i]), 0);
+        assert_int_equal(sriov_flock_touch_at(&d, SRIOV_LOCK_HIERARCHY, &H1), 0);
+        assert_int_equal(sriov_flock_touch_at(&d, _SRIOV_LOCK_LEVEL_MAX, &H1), -EINVAL);
+        snprintf(path, sizeof(path), "%s/vf-0000:01:02.2.lock", f->dir);
+        assert_int_equal(stat(path, &st), 0);
+        assert_true(S_ISREG(st.st_mode));
+        assert_int_equal(st.st_mode & 07777, 0640);
+        assert_int_equal(st.st_gid, getegid());
+        ino = st.st_ino;
+        snprintf(path, sizeof(path), "%s/hierarchy-0000:00:01.0.lock", f->dir);
+        assert_int_equal(stat(path, &st), 0);
+
+        /* again: kept */
+        assert_int_equal(sriov_flock_touch_at(&d, SRIOV_LOCK_VF, &VFS_A[2]), 0);
+        snprintf(path, sizeof(path), "%s/vf-0000:01:02.2.lock", f->dir);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_ino, ino);
+
+        /* a symlink where the PF's file goes: refused, its target not created */
+        snprintf(path, sizeof(path), "%s/pf-0000:01:00.0.lock", f->dir);
+        snprintf(target, sizeof(target), "%s/elsewhere", f->base);
+        assert_int_equal(symlink(target, path), 0);
+        assert_int_equal(sriov_flock_touch_at(&d, SRIOV_LOCK_PF, &PF_A), -ELOOP);
+        assert_int_equal(stat(target, &st), -1);
+        assert_int_equal(sriov_flock_touch(f->dir, SRIOV_LOCK_PF, &PF_A), -ELOOP);
+        sriov_flock_dir_close(&d);
+        assert_int_equal(d.fd, -EBADF);
+
+        /* the one-file form, in a folder that does not exist */
+        snprintf(path, sizeof(path), "%s/nowhere", f->base);
+        assert_int_equal(sriov_flock_touch(path, SRIOV_LOCK_PF, &PF_B), -ENOENT);
+
+        if (geteuid() != 0)
+                return;         /* the rest chowns */
+        gid_t other = getegid() == 1 ? 2 : 1;
+        assert_int_equal(chown(f->dir, 0, other), 0);
+        assert_int_equal(chmod(f->dir, 0750), 0);      /* as under RestrictSUIDSGID= */
+        assert_int_equal(sriov_flock_dir_open(f->dir, &d), 0);
+        assert_true(d.fix_group);
+        assert_int_equal(sriov_flock_touch_at(&d, SRIOV_LOCK_PF, &PF_B), 0);
+        snprintf(path, sizeof(path), "%s/pf-0000:01:00.1.lock", f->dir);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_gid, other);
+        /* root's file of before, with root's group: given the folder's */
+        snprintf(path, sizeof(path), "%s/vf-0000:01:02.0.lock", f->dir);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_gid, getegid());
+        assert_int_equal(sriov_flock_touch_at(&d, SRIOV_LOCK_VF, &VFS_A[0]), 0);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_gid, other);
+        sriov_flock_dir_close(&d);
+}
+
 /* The holder is found from /proc/locks: another process holding the PF's file. */
 static void test_find_holder(void **state) {
         struct fixture *f = *state;
@@ -528,6 +595,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_order, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_probe, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dir_prepare_tightens, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_touch_at, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_find_holder, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_blocking_interrupted, setup, teardown),
         };

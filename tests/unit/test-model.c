@@ -773,6 +773,12 @@ static void test_refresh_pf_vf_set_changes(void **state) {
         assert_true(changed);
         assert_int_equal(refresh_vfs_changed("0000:01:00.0", &changed), 1);
         assert_true(changed);           /* and every time, while it differs */
+        /* a resync reads every link: then the set is known again */
+        struct sriov_addr pfa = ad("0000:01:00.0");
+        assert_int_equal(sriov_model_resync(E.model, &pfa), 1);
+        assert_vf_list(must_get("0000:01:00.0"), IDX(0, 1), ADDRS("0000:01:00.1", "0000:01:00.3"));
+        assert_int_equal(refresh_vfs_changed("0000:01:00.0", &changed), 1);
+        assert_false(changed);
 
         /* another stride: listed, and the links read again */
         assert_int_equal(fixture_set_attr(E.ft, "0000:01:00.0", "sriov_stride", "2\n"), 0);
@@ -843,6 +849,43 @@ static void test_refresh_virtfn_before_physfn(void **state) {
         assert_int_equal(must_get("0000:01:00.1")->role, SRIOV_ROLE_VF);
         assert_int_equal(must_get("0000:01:00.1")->vf.index, 0);
         assert_vf_list(must_get("0000:01:00.0"), IDX(0), ADDRS("0000:01:00.1"));
+}
+
+/* The same, but it is the PF that is refreshed again, its VF set unchanged: the two-link
+ * check keeps the list, and the VF that is not yet one in the model is still re-read
+ * (the list is not marked resolved until every VF is). */
+static void test_refresh_pf_kept_resolves_vf(void **state) {
+        bool changed = true;
+        struct sriov_addr a = ad("0000:01:00.0");
+
+        build_std(0);
+        scan();
+        assert_int_equal(fixture_add_vf(E.ft, "0000:01:00.0", 0, "0000:01:00.1", false), 0);
+        assert_int_equal(fixture_link_virtfn(E.ft, "0000:01:00.0", 0, "0000:01:00.1"), 0);
+        assert_int_equal(refresh("0000:01:00.0"), 1);
+        assert_int_equal(must_get("0000:01:00.1")->role, SRIOV_ROLE_OTHER);
+        assert_false(must_get("0000:01:00.0")->pf.vfs_resolved);
+
+        assert_int_equal(fixture_link_physfn(E.ft, "0000:01:00.1", "0000:01:00.0"), 0);
+        assert_int_equal(sriov_model_refresh_vfs_changed(E.model, &a, &changed), 1);
+        assert_false(changed);
+        assert_int_equal(must_get("0000:01:00.1")->role, SRIOV_ROLE_VF);
+        assert_int_equal(must_get("0000:01:00.1")->vf.index, 0);
+        assert_true(must_get("0000:01:00.0")->pf.vfs_resolved);
+        assert_vf_list(must_get("0000:01:00.0"), IDX(0), ADDRS("0000:01:00.1"));
+}
+
+/* A refresh that fails after the two-link check said "kept" (the PF's net/ cannot be
+ * listed) leaves the model's PF with its VF list: the list moves only on success. */
+static void test_refresh_pf_kept_failure_keeps_list(void **state) {
+        build_std(2);
+        scan();
+        assert_int_equal(fixture_set_link(E.ft, "0000:01:00.0", "net", "net"), 0);     /* ELOOP */
+        assert_true(refresh("0000:01:00.0") < 0);
+        assert_vf_list(must_get("0000:01:00.0"), IDX(0, 1), ADDRS("0000:01:00.1", "0000:01:00.2"));
+        assert_int_equal(fixture_remove(E.ft, "0000:01:00.0", "net"), 0);
+        assert_int_equal(refresh("0000:01:00.0"), 1);
+        assert_vf_list(must_get("0000:01:00.0"), IDX(0, 1), ADDRS("0000:01:00.1", "0000:01:00.2"));
 }
 
 /* A VF's add event before its PF is in the model at all (e.g. the PF's own add is still
@@ -1426,6 +1469,8 @@ int main(void) {
         ADD(test_refresh_pf_known_vfs, NULL, "refresh/pf-known-vfs");
         ADD(test_refresh_pf_vf_set_kept, NULL, "refresh/pf-vf-set-kept");
         ADD(test_refresh_pf_vf_set_changes, NULL, "refresh/pf-vf-set-changes");
+        ADD(test_refresh_pf_kept_resolves_vf, NULL, "refresh/pf-kept-resolves-vf");
+        ADD(test_refresh_pf_kept_failure_keeps_list, NULL, "refresh/pf-kept-failure-keeps-list");
         ADD(test_refresh_physfn_late, NULL, "refresh/physfn-late");
         ADD(test_refresh_virtfn_before_physfn, NULL, "refresh/virtfn-before-physfn");
         ADD(test_refresh_vf_before_pf, NULL, "refresh/vf-before-pf");
